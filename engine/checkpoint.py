@@ -1,0 +1,186 @@
+"""Model directories (safetensors + config.json + model card), training state, reference checkpoints.
+
+Nothing here unpickles arbitrary objects: weights are safetensors, and `.pth` files (the reference
+implementation's format, and our training state) are read with `torch.load(weights_only=True)`.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import ModelConfig
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "README.md"
+_INSTANCE_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the network it is loaded into."""
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The plain module behind DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        inner = getattr(net, "module", None) or getattr(net, "_orig_mod", None)
+        if inner is None:
+            return net
+        net = inner
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary file in the same folder and rename it over `path`: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.errno == errno.ENOSPC:
+            raise OSError(e.errno, f"disk full while writing {path}; free some space and resume") from e
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict from .safetensors or a reference .pth (weights only, never arbitrary pickles)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path.name} holds more than tensors; refusing to unpickle it ({e})") from e
+    except (RuntimeError, EOFError, OSError) as e:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({e})") from e
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path.name} is not a state_dict of tensors")
+    return state
+
+
+def adapt_reference_state_dict(net: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Make a reference state_dict fit `net` as the reference loader does.
+
+    Strips a DataParallel `module.` prefix and drops the running stats that InstanceNorm layers carried
+    in checkpoints saved before PyTorch 0.4 (our InstanceNorm, like the reference's, tracks none).
+    """
+    modules = dict(unwrap(net).named_modules())
+    adapted = {}
+    for key, value in state.items():
+        if key.startswith("module."):
+            key = key[len("module."):]
+        owner, _, leaf = key.rpartition(".")
+        module = modules.get(owner)
+        if (isinstance(module, nn.InstanceNorm2d) and not module.track_running_stats
+                and leaf in _INSTANCE_NORM_STATS):
+            continue
+        adapted[key] = value
+    return adapted
+
+
+def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> nn.Module:
+    """Strict load with a message that says which keys differ and what usually causes it."""
+    state = adapt_reference_state_dict(net, state)
+    own = unwrap(net).state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong_shape:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
+        raise CheckpointError(f"{source} does not fit the network: {'; '.join(parts)}. "
+                              "Check --netG, --ngf, --norm and --no_dropout against how it was trained.")
+    unwrap(net).load_state_dict(state, strict=True)
+    return net
+
+
+def save_model(directory: str | Path, config: ModelConfig, nets: dict[str, nn.Module], *,
+               half: bool = False, card: str | None = None) -> Path:
+    """Write `model.safetensors` (tensors prefixed by network name), `config.json` and a model card."""
+    directory = Path(directory)
+    tensors = {}
+    for name, net in nets.items():
+        for key, value in unwrap(net).state_dict().items():
+            value = value.detach().to("cpu").contiguous()
+            if half and value.is_floating_point():
+                value = value.half()
+            tensors[f"{name}.{key}"] = value
+    atomic_write(directory / MODEL_FILE,
+                 lambda p: save_file(tensors, str(p), metadata={"format": "pt", "task": config.task}))
+    atomic_write(directory / CONFIG_FILE, config.save)
+    if card is not None:
+        atomic_write(directory / CARD_FILE, lambda p: p.write_text(card))
+    return directory
+
+
+def load_model(directory: str | Path, *, with_discriminators: bool = False,
+               device: str | torch.device = "cpu") -> tuple[ModelConfig, dict[str, nn.Module]]:
+    """Load a model directory: its config and its networks (float32, eval mode) by name."""
+    directory = Path(directory)
+    for required in (CONFIG_FILE, MODEL_FILE):
+        if not (directory / required).is_file():
+            raise CheckpointError(f"{directory} is not a model directory: {required} is missing")
+    config = ModelConfig.load(directory / CONFIG_FILE)
+    tensors = load_file(str(directory / MODEL_FILE))
+    names = list(config.generator_names) + (list(config.discriminator_names) if with_discriminators else [])
+    nets = {}
+    for name in names:
+        prefix = name + "."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not state:
+            continue
+        build = config.build_generator if name.startswith("G") else config.build_discriminator
+        net = build(name)
+        load_weights(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+                     source=f"{directory.name}/{name}")
+        nets[name] = net.to(device).eval()
+    if not any(n.startswith("G") for n in nets):
+        raise CheckpointError(f"{directory} holds no generator weights")
+    return config, nets
+
+
+def import_official(path: str | Path, out_dir: str | Path, config: ModelConfig) -> Path:
+    """Convert a published reference generator (e.g. style_monet's latest_net_G.pth) into a model directory.
+
+    A CycleGAN reference checkpoint holds one direction; it is stored as G_A.
+    """
+    name = "G_A" if config.task == "cycle_gan" else "G"
+    net = config.build_generator(name)
+    load_weights(net, read_state_dict(path), source=Path(path).name)
+    config.training.setdefault("source", f"imported from reference checkpoint {Path(path).name}")
+    card = (f"# {config.name or Path(out_dir).name}\n\nImported from the reference implementation's checkpoint "
+            f"`{Path(path).name}` ({config.netG}, norm {config.norm}, dropout {config.use_dropout}).\n")
+    return save_model(out_dir, config, {name: net}, card=card)
+
+
+def save_training_state(path: str | Path, state: dict) -> None:
+    """Atomically save a training state (tensors, numbers, strings, nested dicts/lists only)."""
+    atomic_write(path, lambda p: torch.save(state, p))
+
+
+def load_training_state(path: str | Path) -> dict:
+    """Load a training state written by `save_training_state`, with weights_only=True."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        raise CheckpointError(f"training state {path} is unreadable ({e})") from e

@@ -1,0 +1,223 @@
+"""The one config object of a model, saved as config.json beside its weights."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from .networks import define_D, define_G, receptive_field
+
+TASKS = ("pix2pix", "cycle_gan", "colorization")
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a trained model and feed it the way it was trained.
+
+    `input_kind` names the input domain ("photo", "edges", "labels", "gray") so an app knows what to
+    show and how to preprocess; `color_space` is "rgb" or "lab" (colorization: L in, ab out).
+    """
+
+    task: str = "pix2pix"
+    netG: str = "unet_256"
+    ngf: int = 64
+    norm: str = "batch"
+    use_dropout: bool = True
+    input_nc: int = 3
+    output_nc: int = 3
+    netD: str | None = None
+    ndf: int = 64
+    n_layers_D: int = 3
+    direction: str = "AtoB"
+    input_kind: str = "photo"
+    output_kind: str = "photo"
+    color_space: str = "rgb"
+    load_size: int = 286
+    crop_size: int = 256
+    preprocess: str = "resize_and_crop"
+    name: str = ""
+    description: str = ""
+    training: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction must be AtoB or BtoA, got {self.direction!r}")
+        if self.color_space not in ("rgb", "lab"):
+            raise ValueError(f"color_space must be rgb or lab, got {self.color_space!r}")
+
+    @property
+    def generator_names(self) -> tuple[str, ...]:
+        return ("G_A", "G_B") if self.task == "cycle_gan" else ("G",)
+
+    @property
+    def discriminator_names(self) -> tuple[str, ...]:
+        if self.netD is None:
+            return ()
+        return ("D_A", "D_B") if self.task == "cycle_gan" else ("D",)
+
+    @property
+    def receptive_field(self) -> int | None:
+        return None if self.netD is None else receptive_field(self.netD, self.n_layers_D)
+
+    def build_generator(self, name: str = "G") -> nn.Module:
+        """G (pix2pix, colorization) maps input_nc->output_nc; CycleGAN's G_B maps back."""
+        inp, out = (self.output_nc, self.input_nc) if name == "G_B" else (self.input_nc, self.output_nc)
+        return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout)
+
+    def build_discriminator(self, name: str = "D") -> nn.Module:
+        """Conditional D(x, y) for pix2pix/colorization; D_A judges domain B images, D_B domain A (as the reference)."""
+        if self.netD is None:
+            raise ValueError("this model has no discriminator (netD is None)")
+        if self.task == "cycle_gan":
+            channels = self.output_nc if name == "D_A" else self.input_nc
+        else:
+            channels = self.input_nc + self.output_nc
+        return define_D(channels, self.ndf, self.netD, self.n_layers_D, self.norm)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        if data.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
+            raise ValueError(f"model format {data['format_version']} is newer than this engine understands "
+                             f"({FORMAT_VERSION}); upgrade the engine")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclass
+class TrainConfig:
+    """One training run: data, model, objective, schedule and bookkeeping. Saved as train_config.json.
+
+    Field names follow the reference implementation's flags where the concept is shared.
+    """
+
+    dataroot: str = ""
+    model: str = "pix2pix"
+    name: str = "experiment"
+    checkpoints_dir: str = "runs"
+    # data
+    direction: str = "AtoB"
+    derive: str | None = None  # plain photo folder -> pairs: "edges" (sketch->photo) or "gray"
+    preprocess: str = "resize_and_crop"
+    load_size: int = 286
+    crop_size: int = 256
+    no_flip: bool = False
+    max_items: int | None = None
+    num_workers: int = 2
+    # networks
+    input_nc: int = 3
+    output_nc: int = 3
+    netG: str = "unet_256"
+    ngf: int = 64
+    netD: str = "basic"  # "none": no discriminator, pure regression
+    ndf: int = 64
+    n_layers_D: int = 3
+    norm: str = "batch"
+    no_dropout: bool = False
+    init_type: str = "normal"
+    init_gain: float = 0.02
+    # objective
+    gan_mode: str = "vanilla"
+    lambda_L1: float = 100.0
+    regression: str = "l1"  # pix2pix reconstruction term: l1 or l2
+    lambda_A: float = 10.0
+    lambda_B: float = 10.0
+    lambda_identity: float = 0.5
+    lambda_gp: float = 10.0
+    pool_size: int = 50
+    # schedule
+    batch_size: int = 1
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    max_steps: int | None = None
+    lr: float = 0.0002
+    beta1: float = 0.5
+    # runtime
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    save_every: int = 1000
+    sample_every: int = 200
+    log_every: int = 20
+    input_kind: str | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        if self.model not in TASKS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(TASKS)}")
+        if self.model == "colorization":
+            self.input_nc, self.output_nc = 1, 2
+        checks = [
+            (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (0 <= self.beta1 < 1, f"beta1 must be in [0, 1), got {self.beta1}"),
+            (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
+            (self.crop_size >= 1 and self.load_size >= 1, "load_size and crop_size must be positive"),
+            (self.preprocess != "resize_and_crop" or self.crop_size <= self.load_size,
+             f"crop_size {self.crop_size} is larger than load_size {self.load_size}"),
+            (self.n_epochs >= 0 and self.n_epochs_decay >= 0, "n_epochs and n_epochs_decay must be >= 0"),
+            (self.max_steps is None or self.max_steps >= 1, f"max_steps must be at least 1, got {self.max_steps}"),
+            (self.max_steps is not None or self.n_epochs + self.n_epochs_decay > 0,
+             "nothing to train: n_epochs + n_epochs_decay is 0 and no max_steps"),
+            (self.pool_size >= 0, f"pool_size must be >= 0, got {self.pool_size}"),
+            (self.lambda_L1 >= 0 and self.lambda_A >= 0 and self.lambda_B >= 0 and self.lambda_identity >= 0,
+             "loss weights must be >= 0"),
+            (self.regression in ("l1", "l2"), f"regression must be l1 or l2, got {self.regression!r}"),
+            (self.direction in ("AtoB", "BtoA"), f"direction must be AtoB or BtoA, got {self.direction!r}"),
+            (self.derive in (None, "edges", "gray"), f"derive must be edges or gray, got {self.derive!r}"),
+            (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
+            (self.save_every >= 1 and self.sample_every >= 1 and self.log_every >= 1,
+             "save_every, sample_every and log_every must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.checkpoints_dir) / self.name
+
+    def model_config(self) -> ModelConfig:
+        """The config of the model this run trains."""
+        input_kind = self.input_kind or {"edges": "edges", "gray": "gray"}.get(self.derive or "", "photo")
+        if self.model == "colorization":
+            input_kind = "gray"
+        return ModelConfig(
+            task=self.model, netG=self.netG, ngf=self.ngf, norm=self.norm, use_dropout=not self.no_dropout,
+            input_nc=self.input_nc, output_nc=self.output_nc,
+            netD=None if self.netD == "none" else self.netD, ndf=self.ndf, n_layers_D=self.n_layers_D,
+            direction=self.direction, input_kind=input_kind,
+            color_space="lab" if self.model == "colorization" else "rgb",
+            load_size=self.load_size, crop_size=self.crop_size, preprocess=self.preprocess,
+            name=self.name, description=self.description,
+            training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        return cls(**data)

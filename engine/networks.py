@@ -1,0 +1,261 @@
+"""Generators and discriminators, key-for-key compatible with junyanz/pytorch-CycleGAN-and-pix2pix.
+
+Module structure (and therefore state_dict keys) mirrors the reference implementation, so its
+published checkpoints load with strict key matching. Names and signatures (`define_G`, `define_D`)
+are the ones its users know.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+NORMS = ("batch", "instance", "none")
+GENERATORS = ("unet_128", "unet_256", "unet_<N>", "resnet_6blocks", "resnet_9blocks", "resnet_<N>blocks")
+DISCRIMINATORS = ("basic", "n_layers", "pixel")
+
+
+def norm_layer_factory(norm: str):
+    """Return a callable `channels -> nn.Module` for the norm name, and whether convs need a bias.
+
+    As in the reference: BatchNorm is affine with running stats, InstanceNorm is neither, and convs
+    carry a bias only before InstanceNorm (the reference's `use_bias` rule, also for `none`).
+    """
+    if norm == "batch":
+        return (lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True)), False
+    if norm == "instance":
+        return (lambda c: nn.InstanceNorm2d(c, affine=False, track_running_stats=False)), True
+    if norm == "none":
+        return (lambda c: nn.Identity()), False
+    raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+
+
+class ResnetBlock(nn.Module):
+    """Two 3x3 convs with a residual connection."""
+
+    def __init__(self, dim: int, padding_type: str, make_norm, use_dropout: bool, use_bias: bool):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for second in (False, True):
+            pad = 0
+            if padding_type == "reflect":
+                layers.append(nn.ReflectionPad2d(1))
+            elif padding_type == "replicate":
+                layers.append(nn.ReplicationPad2d(1))
+            elif padding_type == "zero":
+                pad = 1
+            else:
+                raise ValueError(f"unknown padding type {padding_type!r}")
+            layers += [nn.Conv2d(dim, dim, kernel_size=3, padding=pad, bias=use_bias), make_norm(dim)]
+            if not second:
+                layers.append(nn.ReLU(True))
+                if use_dropout:
+                    layers.append(nn.Dropout(0.5))
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """c7s1-ngf, two stride-2 downsamplings, n residual blocks, two upsamplings, c7s1-output, tanh."""
+
+    def __init__(self, input_nc, output_nc, ngf=64, norm="batch", use_dropout=False, n_blocks=6,
+                 padding_type="reflect"):
+        super().__init__()
+        make_norm, use_bias = norm_layer_factory(norm)
+        model: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias),
+                                  make_norm(ngf), nn.ReLU(True)]
+        n_down = 2
+        for i in range(n_down):
+            mult = 2 ** i
+            model += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
+                      make_norm(ngf * mult * 2), nn.ReLU(True)]
+        mult = 2 ** n_down
+        model += [ResnetBlock(ngf * mult, padding_type, make_norm, use_dropout, use_bias) for _ in range(n_blocks)]
+        for i in range(n_down):
+            mult = 2 ** (n_down - i)
+            model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                         bias=use_bias),
+                      make_norm(ngf * mult // 2), nn.ReLU(True)]
+        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*model)
+        self.size_multiple = 4
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class UnetSkipConnectionBlock(nn.Module):
+    """One U-Net level: down conv, the inner submodule, up conv, and the skip concatenation."""
+
+    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
+                 norm="batch", use_dropout=False):
+        super().__init__()
+        self.outermost = outermost
+        make_norm, use_bias = norm_layer_factory(norm)
+        input_nc = outer_nc if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+        downrelu = nn.LeakyReLU(0.2, True)
+        uprelu = nn.ReLU(True)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            model = [downrelu, downconv, uprelu, upconv, make_norm(outer_nc)]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            model = [downrelu, downconv, make_norm(inner_nc), submodule, uprelu, upconv, make_norm(outer_nc)]
+            if use_dropout:
+                model.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+    """U-Net with `num_downs` stride-2 levels; unet_256 has 8 (1x1 bottleneck at 256x256)."""
+
+    def __init__(self, input_nc, output_nc, num_downs, ngf=64, norm="batch", use_dropout=False):
+        super().__init__()
+        if num_downs < 5:
+            raise ValueError(f"a U-Net needs at least 5 downsamplings, got {num_downs}")
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
+        for _ in range(num_downs - 5):
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, use_dropout=use_dropout)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm)
+        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
+                                             norm=norm)
+        self.size_multiple = 2 ** num_downs
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class NLayerDiscriminator(nn.Module):
+    """PatchGAN: n_layers stride-2 convs then two stride-1 convs; n_layers=3 is the 70x70 PatchGAN."""
+
+    def __init__(self, input_nc, ndf=64, n_layers=3, norm="batch"):
+        super().__init__()
+        make_norm, use_bias = norm_layer_factory(norm)
+        kw, padw = 4, 1
+        seq: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kw, stride=2, padding=padw), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers):
+            prev, mult = mult, min(2 ** n, 8)
+            seq += [nn.Conv2d(ndf * prev, ndf * mult, kw, stride=2, padding=padw, bias=use_bias),
+                    make_norm(ndf * mult), nn.LeakyReLU(0.2, True)]
+        prev, mult = mult, min(2 ** n_layers, 8)
+        seq += [nn.Conv2d(ndf * prev, ndf * mult, kw, stride=1, padding=padw, bias=use_bias),
+                make_norm(ndf * mult), nn.LeakyReLU(0.2, True)]
+        seq += [nn.Conv2d(ndf * mult, 1, kw, stride=1, padding=padw)]
+        self.model = nn.Sequential(*seq)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class PixelDiscriminator(nn.Module):
+    """1x1 PixelGAN: classifies every pixel on its own; can only judge color, not structure."""
+
+    def __init__(self, input_nc, ndf=64, norm="batch"):
+        super().__init__()
+        make_norm, use_bias = norm_layer_factory(norm)
+        self.net = nn.Sequential(
+            nn.Conv2d(input_nc, ndf, 1, stride=1, padding=0), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 1, stride=1, padding=0, bias=use_bias), make_norm(ndf * 2),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, 1, 1, stride=1, padding=0, bias=use_bias))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+    """Initialize conv/linear weights (normal, xavier, kaiming, orthogonal) and BatchNorm as the reference."""
+    def init_fn(m):
+        name = type(m).__name__
+        if hasattr(m, "weight") and ("Conv" in name or "Linear" in name):
+            if init_type == "normal":
+                nn.init.normal_(m.weight, 0.0, init_gain)
+            elif init_type == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=init_gain)
+            elif init_type == "kaiming":
+                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+            elif init_type == "orthogonal":
+                nn.init.orthogonal_(m.weight, gain=init_gain)
+            else:
+                raise ValueError(f"unknown init type {init_type!r}")
+            if getattr(m, "bias", None) is not None:
+                nn.init.constant_(m.bias, 0.0)
+        elif "BatchNorm2d" in name:
+            nn.init.normal_(m.weight, 1.0, init_gain)
+            nn.init.constant_(m.bias, 0.0)
+    net.apply(init_fn)
+    return net
+
+
+def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "batch", use_dropout: bool = False,
+             init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+    """Build a generator by the reference's names: unet_128, unet_256, unet_<N>, resnet_6blocks, resnet_9blocks."""
+    if m := re.fullmatch(r"resnet_(\d+)blocks", netG):
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm=norm, use_dropout=use_dropout, n_blocks=int(m[1]))
+    elif m := re.fullmatch(r"unet_(\d+)", netG):
+        n = int(m[1])
+        num_downs = {128: 7, 256: 8}.get(n, n)
+        if n not in (128, 256) and not 5 <= n <= 12:
+            raise ValueError(f"unet_{n}: use unet_128, unet_256 or unet_<downsamplings 5..12>")
+        net = UnetGenerator(input_nc, output_nc, num_downs, ngf, norm=norm, use_dropout=use_dropout)
+    else:
+        raise ValueError(f"unknown generator {netG!r}; choose one of {', '.join(GENERATORS)}")
+    return init_weights(net, init_type, init_gain)
+
+
+def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str = "batch",
+             init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+    """Build a discriminator: basic (70x70 PatchGAN), n_layers (n_layers_D in 1..5) or pixel (1x1)."""
+    if netD == "basic":
+        net = NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
+    elif netD == "n_layers":
+        if not 1 <= n_layers_D <= 5:
+            raise ValueError(f"n_layers_D must be in 1..5 (receptive fields 16..286), got {n_layers_D}")
+        net = NLayerDiscriminator(input_nc, ndf, n_layers=n_layers_D, norm=norm)
+    elif netD == "pixel":
+        net = PixelDiscriminator(input_nc, ndf, norm=norm)
+    else:
+        raise ValueError(f"unknown discriminator {netD!r}; choose one of {', '.join(DISCRIMINATORS)}")
+    return init_weights(net, init_type, init_gain)
+
+
+def receptive_field(netD: str, n_layers_D: int = 3) -> int:
+    """Receptive field in pixels of one output patch: pixel 1; n_layers 1..5 -> 16, 34, 70, 142, 286."""
+    if netD == "pixel":
+        return 1
+    n = 3 if netD == "basic" else n_layers_D
+    if netD not in ("basic", "n_layers"):
+        raise ValueError(f"unknown discriminator {netD!r}")
+    # (kernel, stride) from the output back to the input: two stride-1 convs, then n stride-2 convs.
+    field = 1
+    for kernel, stride in [(4, 1), (4, 1)] + [(4, 2)] * n:
+        field = field * stride + (kernel - stride)
+    return field
+
+
+def discriminator_name(netD: str, n_layers_D: int = 3) -> str:
+    """Human name of a discriminator by its receptive field, e.g. '70x70 PatchGAN'."""
+    rf = receptive_field(netD, n_layers_D)
+    if rf == 1:
+        return "1x1 PixelGAN"
+    return f"{rf}x{rf} PatchGAN"
+
+
+def size_multiple(net: nn.Module) -> int:
+    """Input sides must be a multiple of this for the network to give a same-size output."""
+    return getattr(net, "size_multiple", 1)
