@@ -155,7 +155,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
-    channels_last: bool = True
+    channels_last: bool = True  # CUDA only
     save_every: int = 1000
     sample_every: int = 200
     log_every: int = 20

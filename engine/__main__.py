@@ -1,0 +1,197 @@
+"""Command line: python -m engine train | translate | evaluate | import-official ...
+
+Flag names mirror the reference implementation (pytorch-CycleGAN-and-pix2pix) where the concept is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import signal
+import sys
+import typing
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig
+
+HELP = {
+    "dataroot": "dataset folder: aligned A|B images in train/ (pix2pix), trainA/ + trainB/ (cycle_gan), "
+                "or a folder of photos (colorization, or pix2pix with --derive)",
+    "model": "pix2pix | cycle_gan | colorization",
+    "derive": "make pairs from a plain photo folder: edges (sketch -> photo) or gray",
+    "direction": "AtoB or BtoA (facades: labels->photo is BtoA)",
+    "netD": "basic (70x70) | n_layers | pixel (1x1) | none (no discriminator: pure L1/L2 regression)",
+    "netG": "unet_128 | unet_256 | unet_<downs> | resnet_6blocks | resnet_9blocks",
+    "gan_mode": "vanilla | lsgan | wgangp | hinge",
+    "max_steps": "stop after this many steps (the linear decay then covers the last n_epochs_decay share)",
+    "device": "auto (cuda, mps, cpu) or an explicit device such as cpu or cuda:1",
+    "amp": "mixed precision on CUDA (bf16 where supported)",
+}
+
+
+def _add_train_flags(parser: argparse.ArgumentParser) -> None:
+    hints = typing.get_type_hints(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        flag = f"--{field.name}"
+        hint = hints[field.name]
+        help_text = HELP.get(field.name, "")
+        if hint is bool:
+            if field.default:
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=True, help=help_text)
+            else:
+                parser.add_argument(flag, action="store_true", help=help_text)
+            continue
+        base = next((t for t in typing.get_args(hint) if t is not type(None)), hint)
+        parser.add_argument(flag, type=base, default=field.default, help=help_text or None,
+                            metavar=field.name.upper())
+    parser.add_argument("--continue", "--continue_train", dest="continue_train", action="store_true",
+                        help="resume the run in checkpoints_dir/name from its last checkpoint")
+    parser.add_argument("--config", help="JSON file of options (flags given on the command line win)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TrainConfig:
+    """Flags given on the command line win over a --config file, then over a resumed run's saved options."""
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    values = {name: getattr(args, name) for name in names}
+    defaults = {name: parser.get_default(name) for name in names}
+    saved_run = Path(values["checkpoints_dir"]) / values["name"] / "train_config.json"
+    sources = [Path(args.config)] if args.config else []
+    if args.continue_train and saved_run.exists():
+        sources.append(saved_run)
+    for source in sources:
+        for key, value in json.loads(source.read_text()).items():
+            if key in values and values[key] == defaults[key]:
+                values[key] = value
+    if not values["dataroot"]:
+        parser.error("--dataroot is required")
+    return TrainConfig(**values)
+
+
+def cmd_train(args, parser) -> int:
+    from .trainer import Trainer
+    cfg = _train_config(args, parser)
+    command = "python -m engine " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    trainer = Trainer(cfg, resume=args.continue_train, progress=not args.quiet, command=command)
+    signal.signal(signal.SIGTERM, lambda *_: trainer.stop())
+    try:
+        model_dir = trainer.run()
+    except KeyboardInterrupt:
+        print("interrupted; resume with --continue", file=sys.stderr)
+        return 130
+    print(f"model saved to {model_dir}")
+    return 0
+
+
+def cmd_translate(args, parser) -> int:
+    from .data import find_images
+    from .inference import Translator
+    translator = Translator.from_dir(args.model_dir, device=args.device)
+    inputs: list[Path] = []
+    for item in args.inputs:
+        path = Path(item)
+        inputs += find_images(path) if path.is_dir() else [path]
+    if not inputs:
+        parser.error("no input images found")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from tqdm.auto import tqdm
+    failures = 0
+    for path in tqdm(inputs, unit="img", disable=args.quiet):
+        try:
+            result = translator.translate(path, direction=args.direction, size=args.size,
+                                          reference_mode=args.reference_mode)
+        except ValueError as e:
+            print(f"skipped {path}: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        result.save(out / f"{path.stem}.png")
+    print(f"wrote {len(inputs) - failures} images to {out}" + (f" ({failures} skipped)" if failures else ""))
+    return 1 if failures == len(inputs) else 0
+
+
+def cmd_evaluate(args, parser) -> int:
+    from .evaluate import evaluate_dir
+    metrics = evaluate_dir(args.model_dir, args.dataroot, phase=args.phase, max_items=args.max_items,
+                           size=args.size, direction=args.direction)
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+def cmd_import(args, parser) -> int:
+    from .checkpoint import import_official
+    config = ModelConfig(task=args.model, netG=args.netG, ngf=args.ngf, norm=args.norm,
+                         use_dropout=not args.no_dropout, input_nc=args.input_nc, output_nc=args.output_nc,
+                         direction=args.direction, name=args.name or Path(args.out).name,
+                         input_kind=args.input_kind, crop_size=args.crop_size, load_size=args.crop_size,
+                         color_space="lab" if args.model == "colorization" else "rgb")
+    out = import_official(args.path, args.out, config)
+    print(f"imported {args.path} -> {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a pix2pix, CycleGAN or colorization model")
+    _add_train_flags(train)
+    train.set_defaults(run=cmd_train)
+
+    translate = sub.add_parser("translate", help="run a trained model on images or folders")
+    translate.add_argument("inputs", nargs="+", help="image files or folders")
+    translate.add_argument("--model_dir", required=True, help="model directory (model.safetensors + config.json)")
+    translate.add_argument("--out", default="results", help="output folder")
+    translate.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="CycleGAN direction")
+    translate.add_argument("--size", type=int, help="resize to SIZE x SIZE for the network (default: native size)")
+    translate.add_argument("--reference_mode", action="store_true",
+                           help="as the reference's test.py: BatchNorm batch statistics and dropout on")
+    translate.add_argument("--device", default="auto")
+    translate.add_argument("--quiet", action="store_true")
+    translate.set_defaults(run=cmd_translate)
+
+    evaluate = sub.add_parser("evaluate", help="L1, PSNR and Lab histogram intersection against ground truth")
+    evaluate.add_argument("--model_dir", required=True)
+    evaluate.add_argument("--dataroot", required=True)
+    evaluate.add_argument("--phase", default="val")
+    evaluate.add_argument("--direction", choices=["AtoB", "BtoA"], help="default: the model's own")
+    evaluate.add_argument("--size", type=int, default=256)
+    evaluate.add_argument("--max_items", type=int)
+    evaluate.add_argument("--json", help="also write the metrics to this file")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    imp = sub.add_parser("import-official", help="convert a reference .pth generator into a model directory")
+    imp.add_argument("path", help="e.g. latest_net_G.pth of a published model")
+    imp.add_argument("--out", required=True, help="model directory to write")
+    imp.add_argument("--model", default="cycle_gan", choices=["pix2pix", "cycle_gan", "colorization"])
+    imp.add_argument("--netG", default="resnet_9blocks")
+    imp.add_argument("--ngf", type=int, default=64)
+    imp.add_argument("--norm", default="instance", choices=["batch", "instance", "none"])
+    imp.add_argument("--no_dropout", action="store_true")
+    imp.add_argument("--input_nc", type=int, default=3)
+    imp.add_argument("--output_nc", type=int, default=3)
+    imp.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
+    imp.add_argument("--input_kind", default="photo")
+    imp.add_argument("--crop_size", type=int, default=256)
+    imp.add_argument("--name", default="")
+    imp.set_defaults(run=cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args, parser)
+    except (ValueError, RuntimeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
