@@ -1,15 +1,24 @@
 """Image-to-image translation engine: pix2pix, CycleGAN and colorization, training and inference.
 
 The public API the app and users call; everything else in the package is an implementation detail.
+Names are imported on first use, so `import engine` stays cheap.
 """
-from .checkpoint import CheckpointError, import_official, load_model, save_model
-from .config import ModelConfig, TrainConfig
-from .inference import Translator
-from .networks import define_D, define_G, discriminator_name, receptive_field
-from .trainer import Trainer, TrainingError, train
+from importlib import import_module
 
-__all__ = [
-    "CheckpointError", "ModelConfig", "TrainConfig", "Trainer", "TrainingError", "Translator",
-    "define_D", "define_G", "discriminator_name", "import_official", "load_model", "receptive_field",
-    "save_model", "train",
-]
+_PUBLIC = {
+    "CheckpointError": "checkpoint", "import_official": "checkpoint", "load_model": "checkpoint",
+    "save_model": "checkpoint",
+    "ModelConfig": "config", "TrainConfig": "config",
+    "Translator": "inference",
+    "define_D": "networks", "define_G": "networks", "discriminator_name": "networks", "receptive_field": "networks",
+    "Trainer": "trainer", "TrainingError": "trainer", "train": "trainer",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -80,7 +80,8 @@ def cmd_train(args, parser) -> int:
     except KeyboardInterrupt:
         print("interrupted; resume with --continue", file=sys.stderr)
         return 130
-    print(f"model saved to {model_dir}")
+    if trainer.is_main:
+        print(f"model saved to {model_dir}")
     return 0
 
 

@@ -142,8 +142,11 @@ class Trainer:
         sampler = EpochSampler(len(dataset), cfg.seed, self.rank, self.world)
         workers = max(0, cfg.num_workers)
         loader = DataLoader(SeededItems(dataset), batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,
-                            pin_memory=self.device.type == "cuda", persistent_workers=False,
-                            prefetch_factor=4 if workers else None)
+                            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+                            prefetch_factor=4 if workers else None,
+                            # its own generator: starting an iterator must not draw from the global RNG,
+                            # or a resumed run's dropout masks would differ from an uninterrupted run's
+                            generator=torch.Generator().manual_seed(cfg.seed))
         return dataset, loader, sampler
 
     # -- the loop ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from engine import TrainConfig, Trainer, TrainingError, Translator
+from engine import TrainConfig, Trainer, TrainingError
 from engine.trainer import lr_factor
 
 
@@ -35,6 +35,7 @@ def test_pix2pix_run_writes_everything(datasets_dir, tmp_path):
     assert any(k.startswith("G.") for k in tensors) and any(k.startswith("D.") for k in tensors)
     card = (model_dir / "README.md").read_text()
     assert "| steps | 6 |" in card and "receptive field 70x70" in card
+    from engine import Translator
     translator = Translator.from_dir(model_dir, device="cpu")
     out = translator.translate(torch.zeros(3, 50, 40).numpy().transpose(1, 2, 0).astype("uint8"))
     assert out.size == (40, 50)

@@ -104,7 +104,7 @@ class Recipe:
 
     def distribute(self, device_ids) -> None:
         """Wrap every network in DistributedDataParallel (called by the trainer under torchrun)."""
-        self.nets = {name: DistributedDataParallel(net, device_ids=device_ids, broadcast_buffers=False)
+        self.nets = {name: DistributedDataParallel(net, device_ids=device_ids)
                      for name, net in self.nets.items()}
 
     def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
