@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a pix2pix, CycleGAN or colorization model")
     _add_train_flags(train)
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(run=cmd_train, subparser=train)
 
     translate = sub.add_parser("translate", help="run a trained model on images or folders")
     translate.add_argument("inputs", nargs="+", help="image files or folders")
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="as the reference's test.py: BatchNorm batch statistics and dropout on")
     translate.add_argument("--device", default="auto")
     translate.add_argument("--quiet", action="store_true")
-    translate.set_defaults(run=cmd_translate)
+    translate.set_defaults(run=cmd_translate, subparser=translate)
 
     evaluate = sub.add_parser("evaluate", help="L1, PSNR and Lab histogram intersection against ground truth")
     evaluate.add_argument("--model_dir", required=True)
@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--size", type=int, default=256)
     evaluate.add_argument("--max_items", type=int)
     evaluate.add_argument("--json", help="also write the metrics to this file")
-    evaluate.set_defaults(run=cmd_evaluate)
+    evaluate.set_defaults(run=cmd_evaluate, subparser=evaluate)
 
     imp = sub.add_parser("import-official", help="convert a reference .pth generator into a model directory")
     imp.add_argument("path", help="e.g. latest_net_G.pth of a published model")
@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--input_kind", default="photo")
     imp.add_argument("--crop_size", type=int, default=256)
     imp.add_argument("--name", default="")
-    imp.set_defaults(run=cmd_import)
+    imp.set_defaults(run=cmd_import, subparser=imp)
     return parser
 
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args, parser)
+        return args.run(args, args.subparser)
     except (ValueError, RuntimeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
