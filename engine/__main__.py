@@ -120,6 +120,28 @@ def cmd_evaluate(args, parser) -> int:
     print(text)
     if args.json:
         Path(args.json).write_text(text + "\n")
+    if args.write_card:
+        from .checkpoint import CARD_FILE
+        card = Path(args.model_dir) / CARD_FILE
+        line = (f"\nEvaluation on `{args.dataroot}` ({args.phase}, {metrics['n']} images at {metrics['size']}px): "
+                f"L1 {metrics['l1']:.4f}, PSNR {metrics['psnr']:.2f} dB, Lab histogram intersection "
+                f"L {metrics['hist_L']:.3f} / a {metrics['hist_a']:.3f} / b {metrics['hist_b']:.3f} "
+                f"(`python -m engine evaluate --model_dir {args.model_dir} --dataroot {args.dataroot} "
+                f"--phase {args.phase}`).\n")
+        card.write_text((card.read_text() if card.is_file() else "") + line)
+    return 0
+
+
+def cmd_export(args, parser) -> int:
+    from .checkpoint import CARD_FILE, load_model, save_model
+    config, nets = load_model(args.model_dir, with_discriminators=not args.no_discriminators)
+    for key in ("name", "description", "input_kind"):
+        if getattr(args, key):
+            setattr(config, key, getattr(args, key))
+    card = Path(args.model_dir) / CARD_FILE
+    out = save_model(args.out, config, nets, half=args.half, card=card.read_text() if card.is_file() else None)
+    size = (out / "model.safetensors").stat().st_size / 2**20
+    print(f"exported {args.model_dir} -> {out} ({size:.1f} MiB{', fp16' if args.half else ''})")
     return 0
 
 
@@ -164,7 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--size", type=int, default=256)
     evaluate.add_argument("--max_items", type=int)
     evaluate.add_argument("--json", help="also write the metrics to this file")
+    evaluate.add_argument("--write_card", action="store_true", help="append the metrics to the model card")
     evaluate.set_defaults(run=cmd_evaluate, subparser=evaluate)
+
+    export = sub.add_parser("export", help="copy a trained model directory, e.g. in fp16 for embedding")
+    export.add_argument("model_dir")
+    export.add_argument("--out", required=True)
+    export.add_argument("--half", action="store_true", help="store floating-point tensors in fp16")
+    export.add_argument("--no_discriminators", action="store_true", help="keep only the generators")
+    export.add_argument("--name", default="")
+    export.add_argument("--description", default="")
+    export.add_argument("--input_kind", default="", help="photo | edges | labels | gray")
+    export.set_defaults(run=cmd_export, subparser=export)
 
     imp = sub.add_parser("import-official", help="convert a reference .pth generator into a model directory")
     imp.add_argument("path", help="e.g. latest_net_G.pth of a published model")

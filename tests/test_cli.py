@@ -45,9 +45,18 @@ def test_train_continue_translate_evaluate(datasets_dir, tmp_path):
     assert "broken.png" in result.stderr and "1 skipped" in result.stdout
 
     result = engine("evaluate", "--model_dir", runs / "f" / "model", "--dataroot", facades, "--phase", "val",
-                    "--max_items", 3, "--size", 64, "--json", tmp_path / "m.json")
+                    "--max_items", 3, "--size", 64, "--json", tmp_path / "m.json", "--write_card")
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["n"] == 3 and 0 <= metrics["hist_a"] <= 1 and metrics["psnr"] > 0
+    assert f"PSNR {metrics['psnr']:.2f} dB" in (runs / "f" / "model" / "README.md").read_text()
+
+    engine("export", runs / "f" / "model", "--out", tmp_path / "small", "--half", "--input_kind", "labels")
+    from safetensors.torch import load_file
+    tensors = load_file(str(tmp_path / "small" / "model.safetensors"))
+    assert tensors["G.model.model.0.weight"].dtype.is_floating_point and tensors["G.model.model.0.weight"].itemsize == 2
+    assert json.loads((tmp_path / "small" / "config.json").read_text())["input_kind"] == "labels"
+    assert "PSNR" in (tmp_path / "small" / "README.md").read_text()
+    assert Image.open(tmp_path / "out" / "a.png").size == (90, 70)
 
 
 def test_train_errors_are_one_line(tmp_path):
