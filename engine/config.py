@@ -14,6 +14,12 @@ TASKS = ("pix2pix", "cycle_gan", "colorization")
 FORMAT_VERSION = 1
 
 
+def _check_known_fields(cls, data: dict, what: str) -> None:
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {what}: {', '.join(unknown)}")
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a trained model and feed it the way it was trained.
@@ -86,10 +92,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        _check_known_fields(cls, data, "model config keys")
         if data.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
             raise ValueError(f"model format {data['format_version']} is newer than this engine understands "
                              f"({FORMAT_VERSION}); upgrade the engine")
@@ -216,8 +219,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        _check_known_fields(cls, data, "training options")
         return cls(**data)
