@@ -1,8 +1,19 @@
-"""Metrics against ground truth: L1, PSNR, and Lab histogram intersection (pix2pix paper, Fig. 7)."""
+"""Metrics against ground truth: L1, PSNR, and Lab histogram intersection (pix2pix paper, Fig. 7).
+
+Conventions (all metrics take PIL images or HxW / HxWx3 numpy arrays: uint8, uint16, or float in [0, 1]):
+- `l1`: mean absolute error of RGB on the [0, 1] scale (multiply by 2 for the [-1, 1] scale the
+  networks use; 0 is identical, 1 is black against white).
+- `psnr`: 10 log10(255^2 / MSE) of 8-bit RGB in dB; identical images give PSNR_CAP (100 dB) rather
+  than infinity so averages stay finite.
+- `lab_histogram_intersection`: per channel (L, a, b), the normalized histograms of all predicted and
+  of all ground-truth pixels of a set, and the sum of their bin-wise minima: 1.0 for identical
+  distributions, 0.0 for disjoint ones.
+"""
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -11,42 +22,78 @@ from PIL import Image
 from .color import rgb_to_lab
 from .data import find_images, resolve_phase_folder
 from .images import ImageError, open_image
-from .inference import Translator
 
 PSNR_CAP = 100.0  # dB, reported for identical images
+DEFAULT_BINS = 64
 HIST_RANGES = {"L": (0.0, 100.0), "a": (-110.0, 110.0), "b": (-110.0, 110.0)}
 
-
-def _as_float(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+ImageLike = Union[Image.Image, np.ndarray]
 
 
-def l1(pred: Image.Image, target: Image.Image) -> float:
-    """Mean absolute error on RGB in [0, 1]."""
-    return float(np.abs(_as_float(pred) - _as_float(target)).mean())
+def _as_float(image: ImageLike) -> np.ndarray:
+    """HxWx3 float64 RGB in [0, 1]."""
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxW or HxWx(1|3|4) image array, got shape {array.shape}")
+    if array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.dtype == np.uint8:
+        values = array.astype(np.float64) / 255.0
+    elif array.dtype == np.uint16:
+        values = array.astype(np.float64) / 65535.0
+    elif np.issubdtype(array.dtype, np.floating):
+        values = np.clip(array.astype(np.float64), 0.0, 1.0)
+    else:
+        raise ValueError(f"unsupported image dtype {array.dtype} (use uint8, uint16 or float in [0, 1])")
+    return np.repeat(values, 3, axis=2) if values.shape[2] == 1 else values
 
 
-def psnr(pred: Image.Image, target: Image.Image) -> float:
-    """Peak signal-to-noise ratio of 8-bit RGB images in dB (PSNR_CAP for identical images)."""
-    mse = float(((_as_float(pred) - _as_float(target)) ** 2).mean())
-    return PSNR_CAP if mse == 0 else min(PSNR_CAP, 10 * np.log10(1.0 / mse))
+def _pair(pred: ImageLike, target: ImageLike) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _as_float(pred), _as_float(target)
+    if a.shape != b.shape:
+        raise ValueError(f"prediction and target differ in size: {a.shape[1]}x{a.shape[0]} vs "
+                         f"{b.shape[1]}x{b.shape[0]}")
+    return a, b
+
+
+def l1(pred: ImageLike, target: ImageLike) -> float:
+    """Mean absolute error of RGB on the [0, 1] scale."""
+    a, b = _pair(pred, target)
+    return float(np.abs(a - b).mean())
+
+
+def psnr(pred: ImageLike, target: ImageLike) -> float:
+    """Peak signal-to-noise ratio of 8-bit RGB in dB (peak 255); PSNR_CAP for identical images."""
+    a, b = _pair(pred, target)
+    a, b = np.round(a * 255.0), np.round(b * 255.0)
+    mse = float(((a - b) ** 2).mean())
+    return PSNR_CAP if mse == 0 else min(PSNR_CAP, float(10 * np.log10(255.0 ** 2 / mse)))
 
 
 class LabHistograms:
-    """Accumulates per-channel Lab histograms of a set of images."""
+    """Accumulates per-channel Lab histograms (L in [0, 100], a and b in [-110, 110]) of a set of images."""
 
-    def __init__(self, bins: int = 64):
+    def __init__(self, bins: int = DEFAULT_BINS):
+        if bins < 1:
+            raise ValueError(f"bins must be at least 1, got {bins}")
         self.bins = bins
         self.counts = {channel: np.zeros(bins) for channel in HIST_RANGES}
 
-    def add(self, image: Image.Image) -> None:
+    def add(self, image: ImageLike) -> None:
         rgb = torch.from_numpy(_as_float(image)).permute(2, 0, 1).float()
         lab = rgb_to_lab(rgb).numpy()
         for index, (channel, (low, high)) in enumerate(HIST_RANGES.items()):
-            self.counts[channel] += np.histogram(lab[index], bins=self.bins, range=(low, high))[0]
+            self.counts[channel] += np.histogram(np.clip(lab[index], low, high), bins=self.bins,
+                                                 range=(low, high))[0]
 
     def intersection(self, other: "LabHistograms") -> dict[str, float]:
         """Sum of minima of the normalized histograms, per channel: 1.0 for identical distributions."""
+        if other.bins != self.bins:
+            raise ValueError(f"histograms have different bins ({self.bins} vs {other.bins})")
         result = {}
         for channel in HIST_RANGES:
             mine = self.counts[channel] / max(self.counts[channel].sum(), 1)
@@ -55,12 +102,21 @@ class LabHistograms:
         return result
 
 
-def lab_histogram_intersection(preds: list[Image.Image], targets: list[Image.Image], bins: int = 64
-                               ) -> dict[str, float]:
-    """Histogram intersection of the predictions' and the targets' L, a and b over the whole set."""
+def lab_histogram_intersection(pred_rgb: ImageLike | Sequence[ImageLike], target_rgb: ImageLike | Sequence[ImageLike],
+                               bins: int = DEFAULT_BINS) -> dict[str, float]:
+    """{"L", "a", "b"}: histogram intersection of the predictions' and the targets' channels over the whole set.
+
+    Takes one image each or two sequences (the histograms pool every pixel of each set, as the
+    pix2pix paper's colorfulness comparison does; the sets need not have the same sizes or lengths).
+    """
+    preds = list(pred_rgb) if isinstance(pred_rgb, (list, tuple)) else [pred_rgb]
+    targets = list(target_rgb) if isinstance(target_rgb, (list, tuple)) else [target_rgb]
+    if not preds or not targets:
+        raise ValueError("lab_histogram_intersection needs at least one prediction and one target")
     ours, truth = LabHistograms(bins), LabHistograms(bins)
-    for pred, target in zip(preds, targets):
+    for pred in preds:
         ours.add(pred)
+    for target in targets:
         truth.add(target)
     return ours.intersection(truth)
 
@@ -69,53 +125,112 @@ def _gray(image: Image.Image) -> Image.Image:
     return image.convert("L").convert("RGB")
 
 
-def ground_truth_pairs(translator: Translator, dataroot: str | Path, phase: str, direction: str | None):
-    """(path, input, target) triples for a model's task: split A|B files, or derive inputs from photos."""
-    config = translator.config
+def _evaluation_folder(config, dataroot: str | Path, phase: str) -> Path:
+    if config.task == "cycle_gan":
+        # unpaired {phase}A/{phase}B folders have no ground truth; only an aligned A|B folder does
+        for name in (phase, *{"val": ("test",), "test": ("val",)}.get(phase, ())):
+            if (Path(dataroot) / name).is_dir():
+                return Path(dataroot) / name
+        raise ValueError(f"CycleGAN data is unpaired: evaluation needs an aligned A|B folder with ground truth "
+                         f"({Path(dataroot) / phase} not found)")
+    return resolve_phase_folder(dataroot, phase)
+
+
+def ground_truth_pairs(config, paths: Sequence[Path], direction: str | None = None
+                       ) -> Iterator[tuple[Path, Image.Image, Image.Image]]:
+    """(path, input, target) for each readable file, the way the model was trained.
+
+    Aligned A|B files are split (`direction`, default the model's, AtoB: the left half is the input).
+    Plain photo folders (colorization, or pix2pix trained with derive "edges"/"gray") give the photo
+    as the target and derive the input: its sketch (`engine.edges.sketch_from_photo`), its grayscale,
+    or, for colorizers, the photo itself (the Translator turns it gray: its exact Lab L channel, which
+    is what a colorizer was trained on).
+    """
     derive = config.training.get("derive")
-    plain = config.task == "colorization" or derive in ("edges", "gray")
-    folder = resolve_phase_folder(dataroot, phase)
-    for path in find_images(folder):
+    for path in paths:
         try:
             image = open_image(path)
         except ImageError:
             continue
-        if plain:
-            if derive == "edges":
-                from .edges import sketch_from_photo
-                yield path, sketch_from_photo(image).convert("RGB"), image
-            else:
-                yield path, _gray(image), image
-            continue
-        half = image.width // 2
-        left, right = image.crop((0, 0, half, image.height)), image.crop((half, 0, 2 * half, image.height))
-        yield (path, left, right) if (direction or config.direction) == "AtoB" else (path, right, left)
+        if config.task == "colorization":
+            yield path, image, image
+        elif derive == "edges":
+            from .edges import sketch_from_photo
+            yield path, sketch_from_photo(image).convert("RGB"), image
+        elif derive == "gray":
+            yield path, _gray(image), image
+        else:
+            half = image.width // 2
+            if half < 1:
+                continue
+            left, right = image.crop((0, 0, half, image.height)), image.crop((half, 0, 2 * half, image.height))
+            yield (path, left, right) if (direction or config.direction) == "AtoB" else (path, right, left)
 
 
 def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val", *, direction: str | None = None,
-                 max_items: int | None = None, size: int = 256, device: str = "auto", bins: int = 64,
-                 progress: bool = True) -> dict:
-    """Translate a held-out split and compare with its ground truth at size x size."""
+                 max_items: int | None = None, size: int | None = 256, device: str = "auto",
+                 bins: int = DEFAULT_BINS, batch_size: int = 8, progress: bool = True) -> dict:
+    """Translate a held-out split and compare with its ground truth.
+
+    Inputs and targets are resized to size x size (None: each image's own size, long side capped at
+    1024 px); L1 and PSNR are averaged per image, the histogram intersections pool the whole set.
+    For a CycleGAN, `direction` (default the model's) also picks the generator: the model's own
+    direction runs G_A, the other G_B. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b", "n",
+    "seconds", ...}; "seconds" times the translation and scoring, not the model loading.
+    """
     from tqdm.auto import tqdm
-    translator = Translator.from_dir(model_dir, device=device)
-    if translator.config.task == "cycle_gan" and not (Path(dataroot) / phase).is_dir():
-        raise ValueError("CycleGAN data is unpaired: evaluation needs an aligned A|B folder with ground truth")
+
+    from .inference import Translator
+
+    if direction not in (None, "AtoB", "BtoA"):
+        raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
+    if max_items is not None and max_items < 1:
+        raise ValueError(f"max_items must be at least 1, got {max_items}")
+    translator = Translator.from_dir(model_dir, device=device, batch_size=batch_size,
+                                     normalize_drawings=False)  # derived sketches are fed as in training
+    config = translator.config
+    data_direction = direction or config.direction
+    run_direction = "AtoB"
+    if config.task == "cycle_gan" and data_direction != config.direction:
+        run_direction = "BtoA"
+    translator._generator_name(run_direction)  # fail before reading data when G_B is missing
+    paths = find_images(_evaluation_folder(config, dataroot, phase))
+    total = len(paths) if max_items is None else min(len(paths), max_items)
+
     start = time.perf_counter()
-    l1s, psnrs, preds, targets = [], [], [], []
-    pairs = ground_truth_pairs(translator, dataroot, phase, direction)
-    for count, (_, source, target) in enumerate(tqdm(pairs, unit="img", disable=not progress, total=max_items)):
-        if max_items is not None and count >= max_items:
-            break
-        source = source.resize((size, size), Image.Resampling.BICUBIC)
-        target = target.resize((size, size), Image.Resampling.BICUBIC)
-        pred = translator.translate(source)
-        l1s.append(l1(pred, target))
-        psnrs.append(psnr(pred, target))
-        preds.append(pred)
-        targets.append(target)
-    if not preds:
+    l1s, psnrs = [], []
+    ours, truth = LabHistograms(bins), LabHistograms(bins)
+    pending: list[tuple[Image.Image, Image.Image]] = []
+
+    def flush():
+        preds = translator.translate([source for source, _ in pending], direction=run_direction)
+        for pred, (_, target) in zip(preds, pending):
+            l1s.append(l1(pred, target))
+            psnrs.append(psnr(pred, target))
+            ours.add(pred)
+            truth.add(target)
+        bar.update(len(pending))
+        pending.clear()
+
+    with tqdm(total=total, unit="img", desc="evaluate", disable=not progress) as bar:
+        for count, (_, source, target) in enumerate(ground_truth_pairs(config, paths, data_direction)):
+            if max_items is not None and count >= max_items:
+                break
+            if size is not None:
+                source = source.resize((size, size), Image.Resampling.BICUBIC)
+                target = target.resize((size, size), Image.Resampling.BICUBIC)
+            else:
+                target = target.resize(translator.working_size(*target.size), Image.Resampling.BICUBIC)
+                source = source.resize(target.size, Image.Resampling.BICUBIC)
+            pending.append((source, target))
+            if len(pending) >= batch_size:
+                flush()
+        if pending:
+            flush()
+    if not l1s:
         raise ValueError(f"no readable images to evaluate in {dataroot} ({phase})")
-    hist = lab_histogram_intersection(preds, targets, bins)
+    hist = ours.intersection(truth)
     return {"l1": round(float(np.mean(l1s)), 5), "psnr": round(float(np.mean(psnrs)), 3),
             "hist_L": round(hist["L"], 4), "hist_a": round(hist["a"], 4), "hist_b": round(hist["b"], 4),
-            "n": len(preds), "size": size, "phase": phase, "seconds": round(time.perf_counter() - start, 2)}
+            "n": len(l1s), "size": size, "phase": phase, "direction": data_direction,
+            "seconds": round(time.perf_counter() - start, 2)}

@@ -41,3 +41,73 @@ def test_evaluate_dir_on_aligned_pairs(tmp_path):
     assert all(0 <= metrics[k] <= 1 for k in ("hist_L", "hist_a", "hist_b"))
     with pytest.raises(ValueError):
         evaluate_dir(tmp_path / "m", tmp_path / "empty", "val", progress=False)
+
+
+def test_metrics_accept_arrays_and_check_sizes():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + 5, 0, 255).astype(np.uint8)
+    assert l1(a, a.astype(np.float32) / 255) == pytest.approx(0.0, abs=1e-7)
+    assert l1(Image.fromarray(a), b) == pytest.approx(np.abs(a.astype(float) - b).mean() / 255)
+    assert psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / ((a.astype(float) - b) ** 2).mean()))
+    assert l1(a[:, :, 0], np.repeat(a[:, :, :1], 3, axis=2)) == 0  # HxW gray = gray RGB
+    with pytest.raises(ValueError, match="differ in size"):
+        l1(a, a[:5])
+
+
+def test_histogram_intersection_pools_the_set():
+    black, white = image(0), image(255)
+    # the set {black, white} has the same distribution as {white, black}, even though no pair matches
+    assert lab_histogram_intersection([black, white], [white, black])["L"] == pytest.approx(1.0)
+    assert lab_histogram_intersection([black, white], [white, white])["L"] == pytest.approx(0.5)
+    assert lab_histogram_intersection(black, white)["L"] == pytest.approx(0.0)
+    half = lab_histogram_intersection([image(60)], [image(60), Image.new("RGB", (16, 16), (0, 200, 0))])
+    assert half["a"] == pytest.approx(0.5) and half["L"] <= 0.5 + 1e-9
+
+
+def _folder(path, n=3, size=(32, 32), seed=0):
+    path.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path / f"{i}.png")
+    return path
+
+
+def _model(tmp_path, name, **overrides):
+    options = dict(task="pix2pix", netG="unet_128", ngf=4, name=name)
+    options.update(overrides)
+    config = ModelConfig(**options)
+    torch.manual_seed(0)
+    return save_model(tmp_path / name, config, {n: config.build_generator(n) for n in config.generator_names})
+
+
+def test_evaluate_dir_directions_and_max_items(tmp_path):
+    _folder(tmp_path / "data" / "test", n=4, size=(64, 32))
+    model = _model(tmp_path, "m")
+    ab = evaluate_dir(model, tmp_path / "data", "val", size=32, progress=False, max_items=2, batch_size=1)
+    ba = evaluate_dir(model, tmp_path / "data", "test", size=32, progress=False, direction="BtoA")
+    assert ab["n"] == 2 and ba["n"] == 4 and ab["direction"] == "AtoB" and ba["direction"] == "BtoA"
+    assert ab["l1"] != ba["l1"]
+    native = evaluate_dir(model, tmp_path / "data", "test", size=None, progress=False)
+    assert native["n"] == 4 and native["size"] is None
+
+
+def test_evaluate_dir_on_plain_photos(tmp_path):
+    photos = _folder(tmp_path / "photos", n=2)
+    color = _model(tmp_path, "c", task="colorization", input_nc=1, output_nc=2, color_space="lab", input_kind="gray")
+    metrics = evaluate_dir(color, photos, "val", size=32, progress=False)
+    assert metrics["n"] == 2 and 0 < metrics["l1"] < 1
+    gray = _model(tmp_path, "g", input_nc=1, training={"derive": "gray"})
+    assert evaluate_dir(gray, photos, "val", size=32, progress=False)["n"] == 2
+    edges = _model(tmp_path, "e", input_kind="edges", training={"derive": "edges"})
+    assert evaluate_dir(edges, photos, "val", size=32, progress=False)["n"] == 2
+
+
+def test_evaluate_dir_cyclegan_needs_aligned_data(tmp_path):
+    cyc = _model(tmp_path, "cy", task="cycle_gan", netG="resnet_6blocks", norm="instance", use_dropout=False)
+    _folder(tmp_path / "unpaired" / "testA", n=1)
+    with pytest.raises(ValueError, match="unpaired"):
+        evaluate_dir(cyc, tmp_path / "unpaired", "test", progress=False)
+    _folder(tmp_path / "aligned" / "test", n=2, size=(64, 32))
+    for direction in ("AtoB", "BtoA"):
+        assert evaluate_dir(cyc, tmp_path / "aligned", "test", size=32, progress=False, direction=direction)["n"] == 2
