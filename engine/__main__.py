@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--crop_size", type=int, default=256)
     imp.add_argument("--name", default="")
     imp.set_defaults(run=cmd_import, subparser=imp)
+
+    from .zoo import register_cli
+    register_cli(sub)
     return parser
 
 

@@ -1,0 +1,140 @@
+"""Helpers shared by the tabs: offline environment, one-line errors, input images, small text bits."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+OFFLINE_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+DEFAULT_MAX_SIDE = 1024   # long side of photos the app works on (larger uploads are scaled down)
+
+logger = logging.getLogger("demos")
+
+
+def configure_environment() -> None:
+    """The app never needs the network: no analytics, no Hub calls (set before gradio is imported)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+configure_environment()
+
+import gradio as gr  # noqa: E402  (after the environment is set)
+
+
+def max_side() -> int:
+    """$I2I_MAX_SIDE, else DEFAULT_MAX_SIDE: photos are scaled so their long side is at most this."""
+    raw = os.environ.get("I2I_MAX_SIDE", "").strip()
+    try:
+        return max(64, int(raw)) if raw else DEFAULT_MAX_SIDE
+    except ValueError:
+        return DEFAULT_MAX_SIDE
+
+
+def one_line(message: object) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def user_error(message: object) -> gr.Error:
+    """A gr.Error with a one-line message and no traceback in the client."""
+    return gr.Error(one_line(message), print_exception=False)
+
+
+def guarded(fn: Callable) -> Callable:
+    """Turn every failure of a handler into a one-line gr.Error (the traceback goes to the server log only)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, OSError, LookupError, RuntimeError, TypeError) as e:
+            if isinstance(e, (ValueError, OSError, LookupError)):
+                logger.info("%s: %s", fn.__name__, one_line(e))
+            else:
+                logger.exception("%s failed", fn.__name__)
+            raise user_error(e.args[0] if isinstance(e, KeyError) and e.args else e) from None
+        except Exception as e:  # noqa: BLE001 - the UI must never show a traceback
+            logger.exception("%s failed", fn.__name__)
+            raise user_error(f"internal error ({type(e).__name__}): {e}") from None
+
+    return wrapper
+
+
+def open_photo(source, *, what: str = "image", limit: int | None = None):
+    """Any uploaded image (path, PIL, numpy) as RGB PIL with its long side capped, or a one-line error."""
+    from engine.images import ImageError, open_image  # the engine's robust loader: any mode, EXIF, 16-bit
+
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise user_error(f"no {what} given: upload one (or press the example button)")
+    try:
+        image = open_image(source)
+    except ImageError as e:   # name the upload by its file name, not the server's cache path
+        name = Path(source).name if isinstance(source, (str, os.PathLike)) else None
+        raise user_error(f"{name}: {e.reason}" if name else f"not a usable {what}: {e.reason}") from None
+    return fit_side(image, limit or max_side())
+
+
+def fit_side(image, limit: int):
+    """Scale a PIL image down (never up) so that its long side is at most `limit`."""
+    from PIL import Image
+
+    long_side = max(image.size)
+    if long_side <= limit:
+        return image
+    scale = limit / long_side
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def no_model_message(tab: str, what: str, zoo_tab: str | None = None) -> str:
+    from .models import registry, weights_dir
+
+    text = (f"**No {what} model is installed.** The {tab} tab needs one in `{weights_dir()}` "
+            "(a folder with `model.safetensors` + `config.json`, or an entry of `manifest.json`). "
+            "Train one in the Train tab, or set `I2I_WEIGHTS_DIR` to a folder of models.")
+    remote = registry.downloadable(zoo_tab) if zoo_tab else []
+    if remote:
+        text += (f" Published models to download (on a machine with internet): {', '.join(remote[:6])}, "
+                 "with `python -m engine download-model NAME`.")
+    return text
+
+
+def theme():
+    """The default theme with system fonts, so that the page asks no font server for anything."""
+    return gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+# On page load: pick the brush of each drawing canvas once it is on the page (Gradio's editor
+# starts with no tool selected, which would make the first stroke do nothing).
+JS = """
+() => {
+  const picked = new WeakSet();
+  setInterval(() => {
+    for (const id of ["sketch-canvas", "facade-canvas"]) {
+      const button = document.querySelector(`#${id} button[aria-label="Brush"]`);
+      if (button && button.offsetParent !== null && !picked.has(button)) {
+        picked.add(button);
+        button.click();
+      }
+    }
+  }, 700);
+}
+"""
+
+CSS = """
+.explain { font-size: 0.92em; }
+.explain h3 { margin-top: 0.2em; }
+"""

@@ -1,0 +1,110 @@
+"""Running models for the tabs: translation wrappers, label snapping, overlays, PNG saving."""
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .examples import FACADE_CLASSES
+from .models import ModelEntry, registry
+
+_SAVE_DIR: Path | None = None
+
+
+def network_size(entry: ModelEntry) -> int | None:
+    """The square size a fixed-size model (sketch, facade) was trained at, e.g. 256."""
+    size = entry.info.get("crop_size")
+    return int(size) if size else None
+
+
+def translate(entry: ModelEntry, image: Image.Image, *, direction: str = "AtoB", size: int | None = None
+              ) -> Image.Image:
+    return registry.translator(entry).translate(image, direction=direction, size=size)
+
+
+def is_blank(image: Image.Image | None, contrast: int = 24) -> bool:
+    """True for an empty canvas (no stroke darker than the paper by `contrast`)."""
+    if image is None:
+        return True
+    gray = np.asarray(image.convert("L"))
+    return int(gray.max()) - int(gray.min()) < contrast
+
+
+def editor_composite(value) -> Image.Image | None:
+    """The flattened drawing of a gr.Sketchpad / gr.ImageEditor value (dict, image or None)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        image = value.get("composite")
+        if image is None:
+            image = value.get("background")
+    else:
+        image = value
+    if image is None:
+        return None
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if isinstance(image, (str, Path)):
+        image = Image.open(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    return image.convert("RGB")
+
+
+_PALETTE = np.array([rgb for _, rgb in FACADE_CLASSES], np.int32)
+
+
+def snap_labels(image: Image.Image) -> Image.Image:
+    """Every pixel to the nearest facade class color (brush antialiasing and JPEG make in-between colors)."""
+    array = np.asarray(image.convert("RGB"), np.int32)
+    distances = ((array[:, :, None, :] - _PALETTE[None, None]) ** 2).sum(-1)
+    return Image.fromarray(_PALETTE[distances.argmin(-1)].astype(np.uint8))
+
+
+def overlay_map(image: Image.Image, realness: np.ndarray, alpha: float = 0.45) -> Image.Image:
+    """Tint an image by a discriminator map: green where D says real, red where it says fake."""
+    rgb = np.asarray(image.convert("RGB"), np.float32)
+    d = np.clip(realness, 0, 1)[:, :, None]
+    tint = d * np.array([40, 200, 60], np.float32) + (1 - d) * np.array([230, 40, 40], np.float32)
+    return Image.fromarray(np.clip(rgb * (1 - alpha) + tint * alpha, 0, 255).astype(np.uint8))
+
+
+def draw_receptive_field(image: Image.Image, field: int | None, label: str | None = None) -> Image.Image:
+    """Outline one discriminator patch (field x field pixels) in the bottom-right corner."""
+    if not field:
+        return image
+    out = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    side = min(field, out.width, out.height)
+    x1, y1 = out.width - 3, out.height - 3
+    x0, y0 = max(0, x1 - side), max(0, y1 - side)
+    if side <= 3:
+        x0, y0 = x1 - 4, y1 - 4
+    draw.rectangle([x0 - 1, y0 - 1, x1 + 1, y1 + 1], outline=(0, 0, 0), width=1)
+    draw.rectangle([x0, y0, x1, y1], outline=(255, 255, 255), width=1)
+    if label:
+        tx, ty = max(2, x0), max(2, y0 - 13)
+        draw.text((tx + 1, ty + 1), label, fill=(0, 0, 0))
+        draw.text((tx, ty), label, fill=(255, 255, 255))
+    return out
+
+
+def save_png(image: Image.Image | None, stem: str = "result") -> str | None:
+    """Write an image to a PNG in the app's temporary folder; its path (for a download button)."""
+    global _SAVE_DIR
+    if image is None:
+        return None
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if _SAVE_DIR is None:
+        _SAVE_DIR = Path(tempfile.mkdtemp(prefix="i2i_app_"))
+    folder = _SAVE_DIR / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.png"
+    image.save(path, format="PNG")
+    return str(path)

@@ -1,0 +1,352 @@
+"""The Gradio app end to end through its API: launched in-process on a free 127.0.0.1 port with tiny
+randomly initialized models (I2I_WEIGHTS_DIR), every named endpoint called with gradio_client, and a
+tiny training job on facades started, watched and stopped."""
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import DATASETS, REPO
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+for _key, _value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                     "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
+    os.environ.setdefault(_key, _value)
+
+gradio = pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from PIL import Image  # noqa: E402
+
+ENDPOINTS = ("/sketch", "/facade", "/colorize", "/compare_patches", "/stylize", "/train_start", "/train_status",
+             "/train_stop")
+FACADES = DATASETS / "facades"
+
+
+def _make_models(root: Path) -> None:
+    """Tiny models for every tab, with larger-than-usual random weights so outputs are not flat gray."""
+    import torch
+    from torch import nn
+
+    from engine import ModelConfig, save_model
+
+    torch.manual_seed(0)
+
+    def make(dirname, **kw):
+        cfg = ModelConfig(ndf=4, **kw)
+        nets = {n: cfg.build_generator(n) for n in cfg.generator_names}
+        nets.update({n: cfg.build_discriminator(n) for n in cfg.discriminator_names})
+        for net in nets.values():
+            for m in net.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.init.normal_(m.weight, 0.0, 0.2)
+        save_model(root / dirname, cfg, nets)
+
+    unet = dict(netG="unet_128", ngf=4, crop_size=128, load_size=142)
+    make("sketch_tiny", task="pix2pix", input_kind="edges", name="sketch_tiny", netD="basic", **unet)
+    make("facade_tiny", task="pix2pix", input_kind="labels", name="facades_tiny", netD="basic", **unet)
+    for netD, layers, name in [(None, 3, "l1"), ("pixel", 3, "1x1"), ("n_layers", 1, "16x16"),
+                               ("basic", 3, "70x70"), ("n_layers", 5, "286x286")]:
+        make(f"colorize_{name}", task="colorization", input_nc=1, output_nc=2, color_space="lab",
+             input_kind="gray", netD=netD, n_layers_D=layers, name=f"colorize_{name}", **unet)
+    make("style_tiny", task="cycle_gan", netG="resnet_6blocks", ngf=4, norm="instance", use_dropout=False,
+         netD="basic", name="style_tiny")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("app")
+    weights = tmp / "weights"
+    _make_models(weights)
+    env = pytest.MonkeyPatch()
+    env.setenv("I2I_WEIGHTS_DIR", str(weights))
+    env.setenv("I2I_RUNS_DIR", str(tmp / "runs"))
+    env.setenv("I2I_DATA_ROOTS", os.pathsep.join([str(DATASETS), str(tmp / "data")]))
+    env.setenv("I2I_TRAIN_THREADS", "1")
+    env.delenv("SPACE_ID", raising=False)
+    env.delenv("I2I_ENABLE_TRAINING", raising=False)
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    import app
+    from demos import training
+    from demos.models import registry
+
+    registry.refresh()
+    demo = app.build_app()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                **app.launch_kwargs())
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "tmp": tmp}
+    finally:
+        training.manager.shutdown()
+        demo.close()
+        registry.refresh()
+        torch.set_num_threads(threads)
+        env.undo()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server["url"], verbose=False, download_files=str(server["tmp"] / "downloads"))
+
+
+@pytest.fixture(scope="module")
+def inputs(server):
+    from demos.examples import example_photo, random_doodle, random_facade
+
+    folder = server["tmp"] / "inputs"
+    folder.mkdir()
+    paths = {
+        "doodle1": random_doodle(1).resize((300, 200)),
+        "doodle2": random_doodle(2).resize((300, 200)),
+        "facade1": random_facade(1, size=(200, 256)),
+        "facade2": random_facade(2, size=(200, 256)),
+        "photo1": example_photo(1, size=(320, 240)),
+        "photo2": example_photo(2, size=(320, 240)),
+    }
+    out = {}
+    for name, image in paths.items():
+        out[name] = folder / f"{name}.png"
+        image.save(out[name])
+    out["rgba"] = folder / "rgba.png"   # black ink on a transparent canvas: read as paper, not black
+    ink = 255 - np.asarray(Image.open(out["doodle1"]).convert("L"))
+    rgba = np.zeros(ink.shape + (4,), np.uint8)
+    rgba[:, :, 3] = ink
+    Image.fromarray(rgba, "RGBA").save(out["rgba"])
+    out["bad"] = folder / "notes.png"
+    out["bad"].write_text("this is not an image")
+    out["truncated"] = folder / "truncated.png"
+    out["truncated"].write_bytes(out["photo1"].read_bytes()[:200])
+    return out
+
+
+def _pixels(path) -> np.ndarray:
+    image = Image.open(path)
+    assert image.format == "PNG", f"{path} is {image.format}, not PNG"
+    return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def _assert_image(path, size, *, min_std=2.0) -> np.ndarray:
+    pixels = _pixels(path)
+    assert (pixels.shape[1], pixels.shape[0]) == size
+    assert pixels.std() > min_std, "output is blank"
+    return pixels
+
+
+def _assert_clean_error(excinfo, *fragments):
+    message = str(excinfo.value)
+    assert "\n" not in message and "Traceback" not in message, message
+    assert 0 < len(message) <= 300
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_named_endpoints(client):
+    named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(ENDPOINTS) <= set(named), sorted(named)
+
+
+def test_sketch(client, inputs):
+    first = _assert_image(client.predict(handle_file(inputs["doodle1"]), api_name="/sketch"), (300, 200))
+    second = _assert_image(client.predict(handle_file(inputs["doodle2"]), "sketch_tiny", api_name="/sketch"),
+                           (300, 200))
+    assert np.abs(first - second).mean() > 1.0, "the photo does not change with the drawing"
+    rgba = _pixels(client.predict(handle_file(inputs["rgba"]), api_name="/sketch"))
+    assert np.abs(rgba - first).mean() < 2.0, "a transparent canvas must read as white paper"
+
+
+def test_facade(client, inputs):
+    first = _assert_image(client.predict(handle_file(inputs["facade1"]), api_name="/facade"), (200, 256))
+    second = _assert_image(client.predict(handle_file(inputs["facade2"]), api_name="/facade"), (200, 256))
+    assert np.abs(first - second).mean() > 1.0
+
+
+def test_colorize(client, inputs):
+    first = _assert_image(client.predict(handle_file(inputs["photo1"]), api_name="/colorize"), (320, 240))
+    second = _assert_image(client.predict(handle_file(inputs["photo2"]), "colorize_l1", api_name="/colorize"),
+                           (320, 240))
+    assert np.abs(first - second).mean() > 1.0
+
+
+def test_compare_patches(client, inputs):
+    gallery, caption = client.predict(handle_file(inputs["photo1"]), False, api_name="/compare_patches")
+    captions = [item["caption"] for item in gallery]
+    assert len(gallery) == 2 + 5 and captions[:2] == ["Original", "Input: lightness only"]
+    order = ["L1 only", "1×1", "16×16", "70×70", "286×286"]
+    for text, expected in zip(captions[2:], order):
+        assert expected in text, captions
+    for item in gallery:
+        _assert_image(item["image"], (320, 240))
+    for field in ("1×1", "16×16", "70×70", "286×286", "can penalize", "cannot penalize"):
+        assert field in caption
+    with_maps, caption_maps = client.predict(handle_file(inputs["photo1"]), True, api_name="/compare_patches")
+    assert "D: real" in caption_maps
+    plain_l1, maps_l1 = _pixels(gallery[2]["image"]), _pixels(with_maps[2]["image"])
+    assert np.abs(plain_l1 - maps_l1).mean() < 1e-6, "an L1-only model has no discriminator map"
+    plain, tinted = _pixels(gallery[5]["image"]), _pixels(with_maps[5]["image"])
+    assert np.abs(plain - tinted).mean() > 5.0, "the 70x70 output is not overlaid with its patch map"
+
+
+def test_stylize(client, inputs):
+    fake, reverse, recon, info = client.predict(handle_file(inputs["photo1"]), api_name="/stylize")
+    images = [_assert_image(p, (320, 240)) for p in (fake, reverse, recon)]
+    assert "style_tiny" in info
+    fake2, *_ = client.predict(handle_file(inputs["photo2"]), "style_tiny", "BtoA", api_name="/stylize")
+    assert np.abs(_pixels(fake2) - images[0]).mean() > 1.0
+
+
+@pytest.mark.parametrize("endpoint", ["/sketch", "/facade", "/colorize", "/stylize", "/compare_patches"])
+def test_bad_upload_is_one_clean_line(client, inputs, endpoint):
+    with pytest.raises(AppError) as excinfo:
+        client.predict(handle_file(inputs["bad"]), api_name=endpoint)
+    _assert_clean_error(excinfo, "notes.png")
+    assert "/tmp" not in str(excinfo.value), "the message shows a server path"
+
+
+def test_truncated_upload_and_unknown_model(client, inputs):
+    with pytest.raises(AppError) as excinfo:
+        client.predict(handle_file(inputs["truncated"]), api_name="/colorize")
+    _assert_clean_error(excinfo, "truncated.png")
+    with pytest.raises(AppError) as excinfo:
+        client.predict(handle_file(inputs["doodle1"]), "no_such_model", api_name="/sketch")
+    _assert_clean_error(excinfo, "no_such_model", "sketch_tiny")
+    with pytest.raises(AppError) as excinfo:
+        client.predict(handle_file(inputs["photo1"]), "", "sideways", api_name="/stylize")
+    _assert_clean_error(excinfo, "direction")
+
+
+def _status(client) -> dict:
+    status, summary, _plot, _sample = client.predict(api_name="/train_status")
+    assert isinstance(status, dict) and status["state"].upper() in summary
+    return status
+
+
+def _wait(client, until, timeout=40.0) -> dict:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        status = _status(client)
+        if not seen or seen[-1] != status["state"]:
+            seen.append(status["state"])
+        if until(status):
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"training status never got there; states seen: {seen}; last: {json.dumps(status)}")
+
+
+def test_training_start_status_stop(client):
+    with pytest.raises(AppError) as excinfo:
+        client.predict(dataroot="/etc", api_name="/train_start")
+    _assert_clean_error(excinfo, "dataset folder must be inside")
+
+    tiny = dict(task="pix2pix", dataroot=str(FACADES), preset="CPU-tiny", ngf=4, crop_size=64, net_g="unet_6",
+                direction="BtoA", batch_size=1)
+    status, *_ = client.predict(name="tiny", max_steps=4, api_name="/train_start", **tiny)
+    assert status["state"] in ("starting", "running") and status["total_steps"] == 4
+    done = _wait(client, lambda s: s["state"] not in ("starting", "running"))
+    assert done["state"] == "done", done
+    assert done["step"] == 4 and done["progress"] == 1.0 and done["device"]
+    assert set(done["losses"]) >= {"G_GAN", "G_L1", "D_real", "D_fake"}
+    assert done["model_dir"] and (Path(done["model_dir"]) / "config.json").is_file()
+    _status_tuple = client.predict(api_name="/train_status")
+    plot, sample = _status_tuple[2], _status_tuple[3]
+    assert sample and Image.open(sample).size[0] > 64, "no sample grid"
+    assert "G_L1" in json.dumps(plot), "the loss curve is empty"
+
+    # a long job: it runs, a second one is refused meanwhile, and Stop ends it with a checkpoint
+    status, *_ = client.predict(name="long", max_steps=100000, api_name="/train_start", **tiny)
+    assert status["name"] == "long"
+    with pytest.raises(AppError) as excinfo:
+        client.predict(name="other", max_steps=4, api_name="/train_start", **tiny)
+    _assert_clean_error(excinfo, "already running")
+    running = _wait(client, lambda s: s["state"] == "running" and s["step"] >= 5)
+    assert running["eta_seconds"] is not None and running["eta_seconds"] > 0
+    stopping, *_ = client.predict(api_name="/train_stop")
+    assert stopping["state"] in ("stopping", "stopped")
+    stopped = _wait(client, lambda s: s["state"] not in ("running", "stopping"))
+    assert stopped["state"] == "stopped", stopped
+    assert stopped["step"] < 100000 and stopped["model_dir"]
+    again, *_ = client.predict(api_name="/train_stop")
+    assert again["state"] == "stopped"
+
+
+def test_failed_job_leaves_app_running(client, server):
+    empty = server["tmp"] / "data" / "empty"
+    empty.mkdir(parents=True)
+    status, *_ = client.predict(task="colorization", dataroot=str(empty), max_steps=4, ngf=4, crop_size=64,
+                                net_g="unet_6", api_name="/train_start")
+    failed = _wait(client, lambda s: s["state"] not in ("starting", "running"))
+    assert failed["state"] == "failed" and "no images" in failed["message"], failed
+    assert "\n" not in failed["message"]
+    _status(client)   # the app still answers
+
+
+def test_training_disabled_on_spaces(monkeypatch):
+    from demos.training import manager, training_enabled
+
+    monkeypatch.setenv("SPACE_ID", "someone/studio")
+    monkeypatch.delenv("I2I_ENABLE_TRAINING", raising=False)
+    enabled, why = training_enabled()
+    assert not enabled and "disabled" in why
+    with pytest.raises(ValueError, match="disabled"):
+        manager.start(dataroot=str(FACADES))
+    monkeypatch.setenv("I2I_ENABLE_TRAINING", "1")
+    assert training_enabled()[0]
+
+
+def test_tabs_without_models_show_a_message(server, monkeypatch, tmp_path):
+    from demos import colorize, sketch, style
+    from demos.models import registry
+
+    monkeypatch.setenv("I2I_WEIGHTS_DIR", str(tmp_path))
+    registry.refresh()
+    try:
+        photo, message = sketch.render_canvas(None, None)
+        assert photo is None and "No sketch model" in message
+        assert "No colorization model" in colorize.caption_table(colorize.sorted_models())
+        assert style.stylize_ui(None, None, "AtoB")[3].startswith("**No style")
+        with pytest.raises(gradio.Error, match="no sketch model"):
+            sketch.sketch_api(None)
+    finally:
+        monkeypatch.undo()
+        registry.refresh()
+
+
+def test_models_come_from_the_zoo_when_no_weights_dir_is_set(server, monkeypatch, tmp_path):
+    zoo = pytest.importorskip("engine.zoo")
+    from demos.models import registry
+
+    manifest = tmp_path / "manifest.json"
+    entries = [{"name": "zoo_sketch", "task": "pix2pix", "tab": "sketch", "title": "Zoo sketch",
+                "path": str(server["tmp"] / "weights" / "sketch_tiny"), "source": "embedded"}]
+    manifest.write_text(json.dumps({"format_version": 1, "models": entries}))
+    monkeypatch.delenv("I2I_WEIGHTS_DIR")
+    monkeypatch.setenv("I2I_MANIFEST", str(manifest))
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path / "cache"))
+    registry.refresh()
+    try:
+        models = registry.models("sketch")
+        assert [(m.name, m.title, m.source) for m in models][:1] == [("zoo_sketch", "Zoo sketch", "zoo")]
+        from demos.examples import random_doodle
+        assert registry.translator(models[0]).translate(random_doodle(3, size=128)).size == (128, 128)
+    finally:
+        monkeypatch.undo()
+        registry.refresh()
+        zoo.clear_memory_cache()
