@@ -1,12 +1,10 @@
 """Datasets by name (download + cache + offline) and safe archive extraction (traversal, links, bombs)."""
-import http.server
 import io
 import os
 import socket
 import stat
 import struct
 import tarfile
-import threading
 import zipfile
 
 import pytest
@@ -14,42 +12,7 @@ import pytest
 from engine import zoo
 from engine.datasets_hub import (ArchiveError, ArchiveTooLarge, DatasetUnavailable, UnknownDataset,
                                  UnsafeArchiveError, download_dataset, resolve_dataset, safe_extract)
-
-
-class FileServer:
-    """Serves `files` by path on 127.0.0.1; paths in `truncate` send half their bytes."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.truncate: set[str] = set()
-        self.requests: list[str] = []
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                owner.requests.append(self.path)
-                data = owner.files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[:len(data) // 2] if self.path in owner.truncate else data)
-                self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        if self.thread.is_alive():
-            self.httpd.shutdown()
-            self.httpd.server_close()
+from local_http import FileServer
 
 
 def tar_bytes(members: dict[str, bytes], top: str) -> bytes:

@@ -4,7 +4,6 @@ Every download goes to a local HTTP server on 127.0.0.1 (I2I_OFFICIAL_BASE_URL);
 """
 import argparse
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -23,46 +22,9 @@ from PIL import Image
 
 from engine import ModelConfig, Translator, save_model, zoo
 from engine.networks import define_G
+from local_http import FileServer
 
 OFFICIAL_PATH = "/cyclegan/pretrained_models/tiny_style.pth"
-
-
-class FileServer:
-    """A tiny HTTP server in a thread: serves `files` by path; paths in `truncate` send half the bytes."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.truncate: set[str] = set()
-        self.requests: list[str] = []
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                owner.requests.append(self.path)
-                data = owner.files.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data[:len(data) // 2] if self.path in owner.truncate else data)
-                self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        if self.thread.is_alive():
-            self.httpd.shutdown()
-            self.httpd.server_close()
 
 
 def tiny_generator():
