@@ -3,7 +3,6 @@ randomly initialized models (I2I_WEIGHTS_DIR), every named endpoint called with 
 tiny training job on facades started, watched and stopped."""
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import DATASETS, REPO
+from tiny_models import free_port, make_tiny_models
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -31,47 +31,11 @@ ENDPOINTS = ("/sketch", "/facade", "/colorize", "/compare_patches", "/stylize", 
 FACADES = DATASETS / "facades"
 
 
-def _make_models(root: Path) -> None:
-    """Tiny models for every tab, with larger-than-usual random weights so outputs are not flat gray."""
-    import torch
-    from torch import nn
-
-    from engine import ModelConfig, save_model
-
-    torch.manual_seed(0)
-
-    def make(dirname, **kw):
-        cfg = ModelConfig(ndf=4, **kw)
-        nets = {n: cfg.build_generator(n) for n in cfg.generator_names}
-        nets.update({n: cfg.build_discriminator(n) for n in cfg.discriminator_names})
-        for net in nets.values():
-            for m in net.modules():
-                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                    nn.init.normal_(m.weight, 0.0, 0.2)
-        save_model(root / dirname, cfg, nets)
-
-    unet = dict(netG="unet_128", ngf=4, crop_size=128, load_size=142)
-    make("sketch_tiny", task="pix2pix", input_kind="edges", name="sketch_tiny", netD="basic", **unet)
-    make("facade_tiny", task="pix2pix", input_kind="labels", name="facades_tiny", netD="basic", **unet)
-    for netD, layers, name in [(None, 3, "l1"), ("pixel", 3, "1x1"), ("n_layers", 1, "16x16"),
-                               ("basic", 3, "70x70"), ("n_layers", 5, "286x286")]:
-        make(f"colorize_{name}", task="colorization", input_nc=1, output_nc=2, color_space="lab",
-             input_kind="gray", netD=netD, n_layers_D=layers, name=f"colorize_{name}", **unet)
-    make("style_tiny", task="cycle_gan", netG="resnet_6blocks", ngf=4, norm="instance", use_dropout=False,
-         netD="basic", name="style_tiny")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
     weights = tmp / "weights"
-    _make_models(weights)
+    make_tiny_models(weights)
     env = pytest.MonkeyPatch()
     env.setenv("I2I_WEIGHTS_DIR", str(weights))
     env.setenv("I2I_RUNS_DIR", str(tmp / "runs"))
@@ -89,7 +53,7 @@ def server(tmp_path_factory):
 
     registry.refresh()
     demo = app.build_app()
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
                 **app.launch_kwargs())
     try:
