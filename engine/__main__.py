@@ -113,7 +113,7 @@ def cmd_translate(args, parser) -> int:
 
 
 def cmd_evaluate(args, parser) -> int:
-    from .evaluate import evaluate_dir
+    from .evaluate import describe_metrics, evaluate_dir
     metrics = evaluate_dir(args.model_dir, args.dataroot, phase=args.phase, max_items=args.max_items,
                            size=args.size, direction=args.direction)
     text = json.dumps(metrics, indent=2)
@@ -123,9 +123,7 @@ def cmd_evaluate(args, parser) -> int:
     if args.write_card:
         from .checkpoint import CARD_FILE
         card = Path(args.model_dir) / CARD_FILE
-        line = (f"\nEvaluation on `{args.dataroot}` ({args.phase}, {metrics['n']} images at {metrics['size']}px): "
-                f"L1 {metrics['l1']:.4f}, PSNR {metrics['psnr']:.2f} dB, Lab histogram intersection "
-                f"L {metrics['hist_L']:.3f} / a {metrics['hist_a']:.3f} / b {metrics['hist_b']:.3f} "
+        line = (f"\nEvaluation on `{args.dataroot}` ({args.phase}, {describe_metrics(metrics)}) "
                 f"(`python -m engine evaluate --model_dir {args.model_dir} --dataroot {args.dataroot} "
                 f"--phase {args.phase}`).\n")
         card.write_text((card.read_text() if card.is_file() else "") + line)

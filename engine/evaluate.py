@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .checkpoint import CONFIG_FILE
 from .color import rgb_to_lab
+from .config import ModelConfig
 from .data import find_images, resolve_phase_folder
 from .images import ImageError, open_image
 
@@ -125,15 +127,120 @@ def _gray(image: Image.Image) -> Image.Image:
     return image.convert("L").convert("RGB")
 
 
+def _phase_names(phase: str) -> tuple[str, ...]:
+    return (phase, *{"val": ("test",), "test": ("val",)}.get(phase, ()))
+
+
+def _aligned_cycle_folder(dataroot: str | Path, phase: str) -> Path | None:
+    """An aligned A|B folder (ground truth) for a CycleGAN, if the dataset has one."""
+    return next((Path(dataroot) / n for n in _phase_names(phase) if (Path(dataroot) / n).is_dir()), None)
+
+
+def _unpaired_folders(dataroot: str | Path, phase: str) -> tuple[Path, Path] | None:
+    """({phase}A, {phase}B) of an unaligned dataset (val and test stand in for each other)."""
+    for name in _phase_names(phase):
+        a, b = Path(dataroot) / f"{name}A", Path(dataroot) / f"{name}B"
+        if a.is_dir() and b.is_dir():
+            return a, b
+    return None
+
+
 def _evaluation_folder(config, dataroot: str | Path, phase: str) -> Path:
     if config.task == "cycle_gan":
-        # unpaired {phase}A/{phase}B folders have no ground truth; only an aligned A|B folder does
-        for name in (phase, *{"val": ("test",), "test": ("val",)}.get(phase, ())):
-            if (Path(dataroot) / name).is_dir():
-                return Path(dataroot) / name
-        raise ValueError(f"CycleGAN data is unpaired: evaluation needs an aligned A|B folder with ground truth "
-                         f"({Path(dataroot) / phase} not found)")
+        folder = _aligned_cycle_folder(dataroot, phase)
+        if folder is None:
+            raise ValueError(f"CycleGAN data is unpaired: evaluation needs an aligned A|B folder with ground truth "
+                             f"or {phase}A/ and {phase}B/ folders ({Path(dataroot) / phase} not found)")
+        return folder
     return resolve_phase_folder(dataroot, phase)
+
+
+def _readable(paths: Sequence[Path], size: int | None, limit: int | None) -> list[Image.Image]:
+    images = []
+    for path in paths:
+        if limit is not None and len(images) >= limit:
+            break
+        try:
+            image = open_image(path)
+        except ImageError:
+            continue
+        images.append(image.resize((size, size), Image.Resampling.BICUBIC) if size else image)
+    return images
+
+
+def evaluate_unpaired(model_dir: str | Path, dataroot: str | Path, phase: str = "test", *,
+                      max_items: int | None = None, size: int | None = 256, device: str = "auto",
+                      bins: int = DEFAULT_BINS, progress: bool = True) -> dict:
+    """A CycleGAN on unpaired {phase}A/ and {phase}B/ folders, which have no ground truth.
+
+    For each direction the model has (AtoB translates {phase}A, BtoA {phase}B):
+    - `hist_*`: Lab histogram intersection of the translations with the real images of the target
+      domain, and `hist_*_input` the same for the untranslated inputs: a translation that reaches the
+      target domain's colors raises it;
+    - `cycle_l1`, `cycle_psnr`: how well F(G(x)) reconstructs x (needs both generators).
+    Returns {"AtoB": {...}, "BtoA": {...}, "n", "size", "phase", "seconds", "kind": "unpaired"}.
+    """
+    from tqdm.auto import tqdm
+
+    from .inference import Translator
+
+    folders = _unpaired_folders(dataroot, phase)
+    if folders is None:
+        raise ValueError(f"no {phase}A/ and {phase}B/ folders in {dataroot}")
+    translator = Translator.from_dir(model_dir, device=device)
+    if translator.config.task != "cycle_gan":
+        raise ValueError(f"unpaired evaluation is for CycleGAN models; {model_dir} is {translator.config.task}")
+    start = time.perf_counter()
+    domains = {"A": _readable(find_images(folders[0]), size, max_items),
+               "B": _readable(find_images(folders[1]), size, max_items)}
+    if not domains["A"] or not domains["B"]:
+        raise ValueError(f"no readable images in {folders[0]} or {folders[1]}")
+    results: dict = {}
+    both = len(translator.directions) == 2
+    for direction in translator.directions:
+        source, target = ("A", "B") if direction == "AtoB" else ("B", "A")
+        real = LabHistograms(bins)
+        for image in domains[target]:
+            real.add(image)
+        fakes, inputs = LabHistograms(bins), LabHistograms(bins)
+        l1s, psnrs = [], []
+        for image in tqdm(domains[source], unit="img", desc=f"evaluate {direction}", disable=not progress):
+            if both:
+                fake, reconstruction = translator.cycle(image, direction)
+                l1s.append(l1(reconstruction, image))
+                psnrs.append(psnr(reconstruction, image))
+            else:
+                fake = translator.translate(image, direction=direction)
+            fakes.add(fake)
+            inputs.add(image)
+        scores = {f"hist_{k}": round(v, 4) for k, v in fakes.intersection(real).items()}
+        scores.update({f"hist_{k}_input": round(v, 4) for k, v in inputs.intersection(real).items()})
+        if l1s:
+            scores.update(cycle_l1=round(float(np.mean(l1s)), 5), cycle_psnr=round(float(np.mean(psnrs)), 3))
+        scores["n"] = len(domains[source])
+        results[direction] = scores
+    results.update(kind="unpaired", size=size, phase=phase, seconds=round(time.perf_counter() - start, 2))
+    return results
+
+
+def describe_metrics(metrics: dict) -> str:
+    """One Markdown sentence of an evaluation's numbers (paired or unpaired), for model cards."""
+    if metrics.get("kind") != "unpaired":
+        return (f"{metrics['n']} images at {metrics['size']}px: L1 {metrics['l1']:.4f}, PSNR {metrics['psnr']:.2f} dB, "
+                f"Lab histogram intersection L {metrics['hist_L']:.3f} / a {metrics['hist_a']:.3f} / "
+                f"b {metrics['hist_b']:.3f}")
+    parts = []
+    for direction in ("AtoB", "BtoA"):
+        m = metrics.get(direction)
+        if not m:
+            continue
+        text = (f"{direction} ({m['n']} images at {metrics['size']}px): Lab histogram intersection with the target "
+                f"domain L {m['hist_L']:.3f} / a {m['hist_a']:.3f} / b {m['hist_b']:.3f} (inputs before translation "
+                f"{m['hist_L_input']:.3f} / {m['hist_a_input']:.3f} / {m['hist_b_input']:.3f})")
+        if "cycle_l1" in m:
+            text += f", cycle reconstruction L1 {m['cycle_l1']:.4f}, PSNR {m['cycle_psnr']:.2f} dB"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def ground_truth_pairs(config, paths: Sequence[Path], direction: str | None = None
@@ -175,13 +282,19 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     Inputs and targets are resized to size x size (None: each image's own size, long side capped at
     1024 px); L1 and PSNR are averaged per image, the histogram intersections pool the whole set.
     For a CycleGAN, `direction` (default the model's) also picks the generator: the model's own
-    direction runs G_A, the other G_B. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b", "n",
+    direction runs G_A, the other G_B; on unpaired {phase}A/ and {phase}B/ folders the CycleGAN is
+    scored by `evaluate_unpaired` instead. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b", "n",
     "seconds", ...}; "seconds" times the translation and scoring, not the model loading.
     """
     from tqdm.auto import tqdm
 
     from .inference import Translator
 
+    task = ModelConfig.load(Path(model_dir) / CONFIG_FILE).task if (Path(model_dir) / CONFIG_FILE).is_file() else None
+    if task == "cycle_gan" and _aligned_cycle_folder(dataroot, phase) is None \
+            and _unpaired_folders(dataroot, phase) is not None:
+        return evaluate_unpaired(model_dir, dataroot, phase, max_items=max_items, size=size, device=device,
+                                 bins=bins, progress=progress)
     if direction not in (None, "AtoB", "BtoA"):
         raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
     if max_items is not None and max_items < 1:

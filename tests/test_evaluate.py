@@ -5,7 +5,8 @@ import torch
 from PIL import Image
 
 from engine import ModelConfig, save_model
-from engine.evaluate import PSNR_CAP, evaluate_dir, l1, lab_histogram_intersection, psnr
+from engine.evaluate import (PSNR_CAP, describe_metrics, evaluate_dir, evaluate_unpaired, l1,
+                             lab_histogram_intersection, psnr)
 
 
 def image(value, size=(16, 16)):
@@ -111,3 +112,35 @@ def test_evaluate_dir_cyclegan_needs_aligned_data(tmp_path):
     _folder(tmp_path / "aligned" / "test", n=2, size=(64, 32))
     for direction in ("AtoB", "BtoA"):
         assert evaluate_dir(cyc, tmp_path / "aligned", "test", size=32, progress=False, direction=direction)["n"] == 2
+
+
+def _solid_folder(path, colors, size=(32, 32)):
+    path.mkdir(parents=True)
+    for i, color in enumerate(colors):
+        Image.new("RGB", size, color).save(path / f"{i}.png")
+    return path
+
+
+def test_evaluate_unpaired_cyclegan(tmp_path):
+    cyc = _model(tmp_path, "cy", task="cycle_gan", netG="resnet_6blocks", norm="instance", use_dropout=False)
+    reds = [(200, 30, 30), (180, 40, 20)]
+    blues = [(30, 40, 200), (20, 60, 180), (10, 10, 120)]
+    _solid_folder(tmp_path / "data" / "testA", reds)
+    _solid_folder(tmp_path / "data" / "testB", blues)
+    metrics = evaluate_dir(cyc, tmp_path / "data", "val", size=32, progress=False)   # val falls back to test
+    assert metrics["kind"] == "unpaired" and metrics["phase"] == "val"
+    expected_input = lab_histogram_intersection([image(c) for c in reds], [image(c) for c in blues])
+    for direction, n in (("AtoB", 2), ("BtoA", 3)):
+        scores = metrics[direction]
+        assert scores["n"] == n
+        for channel in "Lab":
+            assert scores[f"hist_{channel}_input"] == pytest.approx(expected_input[channel], abs=1e-4)
+            assert 0.0 <= scores[f"hist_{channel}"] <= 1.0
+        assert 0 < scores["cycle_l1"] < 1 and 0 < scores["cycle_psnr"] < PSNR_CAP
+    text = describe_metrics(metrics)
+    assert "AtoB (2 images" in text and "BtoA (3 images" in text and "cycle reconstruction" in text
+    with pytest.raises(ValueError, match="testA"):
+        evaluate_unpaired(cyc, tmp_path / "nowhere", "test", progress=False)
+    pix = _model(tmp_path, "p")
+    with pytest.raises(ValueError, match="CycleGAN"):
+        evaluate_unpaired(pix, tmp_path / "data", "test", progress=False)
