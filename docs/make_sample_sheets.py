@@ -1,0 +1,117 @@
+"""Render the sample sheets of the embedded models (docs/images/samples_*.jpg) from our own drawings and
+public-domain photos only (scikit-image's bundled images); never from the research datasets.
+
+    python docs/make_sample_sheets.py [--only sketch facade colorize style]
+
+Each sheet is made by the public engine API (`Translator`) from the model directories in weights/.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PIL import Image
+from skimage import data
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "docs"))
+
+from demos.examples import random_doodle, random_facade  # noqa: E402
+from engine import Translator  # noqa: E402
+from engine.edges import sketch_from_photo  # noqa: E402
+from engine.images import image_grid, open_image  # noqa: E402
+from make_edge_examples import on_checkerboard, synthetic_drawing  # noqa: E402
+
+WEIGHTS = REPO / "weights"
+IMAGES = REPO / "docs" / "images"
+SIDE = 256
+PUBLIC_DOMAIN_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+COLORIZERS = [("colorize_l1", "L1 only"), ("colorize_pixelgan", "1x1"), ("colorize_patchgan16", "16x16"),
+              ("colorize_patchgan70", "70x70"), ("colorize_imagegan286", "286x286")]
+
+
+def square(image: Image.Image, side: int = SIDE) -> Image.Image:
+    """The central square of `image`, resized to side x side."""
+    short = min(image.size)
+    left, top = (image.width - short) // 2, (image.height - short) // 2
+    return image.crop((left, top, left + short, top + short)).resize((side, side), Image.Resampling.LANCZOS)
+
+
+def public_photo(name: str) -> Image.Image:
+    return square(open_image(getattr(data, name)()))
+
+
+def model(name: str) -> Translator:
+    path = WEIGHTS / name
+    if not (path / "config.json").is_file():
+        raise SystemExit(f"{path} is not a model directory")
+    return Translator.from_dir(path)
+
+
+def save(sheet: Image.Image, name: str) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    out = IMAGES / f"samples_{name}.jpg"
+    sheet.save(out, quality=88, optimize=True)
+    print(f"wrote {out.relative_to(REPO)}")
+
+
+def sketch_sheet() -> None:
+    """Hand-drawn-style canvases and sketches extracted from a public-domain cat photo -> cat photos."""
+    translator = model("sketch2cat")
+    size = translator.config.crop_size
+    drawings = [on_checkerboard(synthetic_drawing()).resize((SIDE, SIDE), Image.Resampling.LANCZOS),
+                random_doodle(4, size=SIDE), random_doodle(11, size=SIDE),
+                sketch_from_photo(public_photo("chelsea")).convert("RGB")]
+    rows = [[drawing, translator.translate(drawing, size=size)] for drawing in drawings]
+    save(image_grid(rows, labels=["drawing (ours / from a public-domain photo)", "sketch2cat"]), "sketch2cat")
+
+
+def facade_sheet() -> None:
+    """Our own procedural label maps -> facade photos."""
+    translator = model("studio_facades")
+    rows = []
+    for seed in (1, 2, 3, 4):
+        labels = random_facade(seed, size=(SIDE, SIDE))
+        rows.append([labels, translator.translate(labels, size=translator.config.crop_size)])
+    save(image_grid(rows, labels=["label map (procedural)", "studio_facades"]), "facades")
+
+
+def colorize_sheet() -> None:
+    """Public-domain photos made gray, colorized by the five objectives."""
+    translators = [(model(name), label) for name, label in COLORIZERS]
+    rows = []
+    for name in PUBLIC_DOMAIN_PHOTOS:
+        photo = public_photo(name)
+        rows.append([photo, photo.convert("L").convert("RGB")] + [t.translate(photo) for t, _ in translators])
+    save(image_grid(rows, labels=["original", "input (L)"] + [label for _, label in translators]), "colorize")
+
+
+def style_sheet() -> None:
+    """Public-domain photos through each embedded CycleGAN, with the cycle reconstruction."""
+    for name, direction, label in (("monet2photo", "BtoA", "photo -> Monet"), ("horse2zebra", "AtoB", "horse -> zebra")):
+        if not (WEIGHTS / name).is_dir():
+            print(f"skipped {name}: not in weights/")
+            continue
+        translator = model(name)
+        rows = []
+        for photo_name in PUBLIC_DOMAIN_PHOTOS:
+            photo = public_photo(photo_name)
+            fake, reconstruction = translator.cycle(photo, direction)
+            rows.append([photo, fake, reconstruction])
+        save(image_grid(rows, labels=["photo (public domain)", label, "cycle reconstruction"]), name)
+
+
+SHEETS = {"sketch": sketch_sheet, "facade": facade_sheet, "colorize": colorize_sheet, "style": style_sheet}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(SHEETS), default=list(SHEETS))
+    for name in parser.parse_args().only:
+        SHEETS[name]()
+
+
+if __name__ == "__main__":
+    main()
