@@ -150,7 +150,7 @@ def random_example():
 
 def build(demo: gr.Blocks) -> None:
     entries = sorted_models()
-    with gr.Tab("Colorize: patch sizes", id="colorize"):
+    with gr.Tab("Colorize: patch sizes", id="colorize") as tab:
         with gr.Row():
             with gr.Column(scale=3):
                 photo = gr.Image(label="Photo (it is turned gray, then colorized)", type="filepath",
@@ -184,6 +184,7 @@ def build(demo: gr.Blocks) -> None:
     show_maps.change(compare_ui, [photo, show_maps], [gallery, table], **run)
     run_btn.click(compare, [photo, show_maps], [gallery, table], api_name="compare_ui", **run)
     example_btn.click(_example_file, None, photo, api_visibility="private", queue=False)
+    tab.select(lambda: caption_table(sorted_models()), None, table, api_visibility="private", queue=False)
 
     api_btn.click(colorize_api, [api_photo, api_model], api_out, api_name="colorize",
                   concurrency_limit=1, concurrency_id="inference")

@@ -7,7 +7,9 @@ Models are found, in order of preference:
    directory under `weights/` (the app never downloads; see `ModelRegistry.downloadable`);
 2. otherwise the folder `$I2I_WEIGHTS_DIR` (default: the repository's `weights/`): its
    `manifest.json` when there is one (entries: name, task, tab, title, path), then every model
-   directory below it (`*/config.json` + `model.safetensors`, one or two levels deep).
+   directory below it (`*/config.json` + `model.safetensors`, one or two levels deep);
+3. in both cases, the exported models of training runs (`$I2I_RUNS_DIR/NAME/model/`), so that a model
+   trained in the Train tab shows up in the other tabs (`registry.rescan()` after a job ends).
 
 Each model belongs to one tab: `sketch` (drawing -> photo), `facade` (label map -> photo),
 `colorize` and `style` (CycleGAN). Loaded `Translator`s are cached (thread-safe) per model and per
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import REPO
+from .training import runs_dir
 
 logger = logging.getLogger("demos.models")
 
@@ -41,7 +44,7 @@ class ModelEntry:
     path: Path | None = None
     description: str = ""
     info: dict = field(default_factory=dict)   # the model's config.json, when readable
-    source: str = "scan"                        # "zoo", "manifest" or "scan"
+    source: str = "scan"                        # "zoo", "manifest", "scan" or "run"
 
     @property
     def label(self) -> str:
@@ -228,6 +231,21 @@ def _with_local_models(entries: list[ModelEntry], root: Path) -> list[ModelEntry
     return entries
 
 
+def _with_run_models(entries: list[ModelEntry], root: Path) -> list[ModelEntry]:
+    """Add the exported models of the training runs under `root` (`NAME/model/`) not already listed."""
+    seen = {e.path.resolve() for e in entries if e.path}
+    names = {e.name for e in entries}
+    for config in sorted(root.glob("*/model/config.json")) if root.is_dir() else []:
+        path = config.parent
+        if path.resolve() in seen or not (path / "model.safetensors").is_file():
+            continue
+        entry = _entry_from_dir(path, "run", title=f"{path.parent.name} (trained here)")
+        if entry is not None and entry.name not in names:
+            names.add(entry.name)
+            entries.append(entry)
+    return entries
+
+
 class ModelRegistry:
     """Finds models once, loads them on first use and keeps them (thread-safe)."""
 
@@ -249,12 +267,21 @@ class ModelRegistry:
                 except Exception as e:  # noqa: BLE001 - a broken zoo must not take the app down
                     logger.warning("model zoo failed (%s); scanning %s instead", e, weights_dir())
                     self._entries = _scan(weights_dir())
+                self._entries = _with_run_models(self._entries, runs_dir())
             return list(self._entries)
 
     def refresh(self) -> None:
+        """Forget the list and every loaded model."""
         with self._lock:
             self._entries = None
             self._loaded.clear()
+
+    def rescan(self) -> None:
+        """Find the models again (e.g. after a training job); only trained runs' models are reloaded."""
+        with self._lock:
+            runs = {e.name for e in self._entries or [] if e.source == "run"}
+            self._entries = None
+            self._loaded = {key: value for key, value in self._loaded.items() if key[0] not in runs}
 
     def models(self, tab: str) -> list[ModelEntry]:
         return [e for e in self.entries() if e.tab == tab]
@@ -322,3 +349,13 @@ registry = ModelRegistry()
 def choices(tab: str) -> list[tuple[str, str]]:
     """(label, name) pairs for a model dropdown."""
     return [(e.label, e.name) for e in registry.models(tab)]
+
+
+def picker(tab: str, current: str | None = None):
+    """An update of a model dropdown of `tab` to the models found now, keeping `current` when still there."""
+    import gradio as gr
+
+    options = choices(tab)
+    names = [name for _, name in options]
+    value = current if current in names else (names[0] if names else None)
+    return gr.update(choices=options, value=value, interactive=bool(options))

@@ -8,7 +8,7 @@ from PIL import Image
 
 from .common import guarded, no_model_message, open_photo, user_error
 from .examples import FACADE_CLASSES, FACADE_COLORS, hex_color, palette_legend_html, random_doodle, random_facade
-from .models import choices, registry
+from .models import choices, picker, registry
 from .render import editor_composite, is_blank, network_size, save_png, snap_labels, translate
 
 CANVAS = 512
@@ -101,7 +101,7 @@ def _model_dropdown(tab: str, label: str):
 
 
 def build(demo: gr.Blocks) -> None:
-    with gr.Tab("Sketch → Photo", id="sketch"):
+    with gr.Tab("Sketch → Photo", id="sketch") as tab:
         with gr.Tabs():
             with gr.Tab("Sketch", id="sketch-draw"):
                 with gr.Row():
@@ -174,6 +174,10 @@ def build(demo: gr.Blocks) -> None:
     facade_photo.change(lambda image: save_png(image, "facade_photo"), facade_photo, facade_save,
                         api_visibility="private", queue=False)
     demo.load(render_facade, [facade_canvas, facade_model], [facade_photo, facade_info], **live)
+    for trigger in (demo.load, tab.select):   # models trained meanwhile in the Train tab
+        trigger(lambda current: picker("sketch", current), model, model, api_visibility="private", queue=False)
+        trigger(lambda current: picker("facade", current), facade_model, facade_model, api_visibility="private",
+                queue=False)
 
     api_btn.click(sketch_api, [api_drawing, api_model], api_out, api_name="sketch",
                   concurrency_limit=1, concurrency_id="inference")

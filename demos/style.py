@@ -9,7 +9,7 @@ from PIL import Image
 
 from .common import guarded, max_side, no_model_message, open_photo, user_error
 from .examples import example_photo
-from .models import ModelEntry, registry
+from .models import ModelEntry, picker, registry
 from .render import save_png
 
 THUMB = (160, 120)
@@ -117,7 +117,7 @@ def random_example():
 def build(demo: gr.Blocks) -> None:
     models = style_models()
     names = [(e.label, e.name) for e in models]
-    with gr.Tab("Style (CycleGAN)", id="style"):
+    with gr.Tab("Style (CycleGAN)", id="style") as tab:
         with gr.Row():
             with gr.Column(scale=5):
                 gallery = gr.Gallery(label="Styles (click one)", columns=6, height=180, allow_preview=False,
@@ -160,6 +160,9 @@ def build(demo: gr.Blocks) -> None:
     run_btn.click(stylize, [photo, style, direction], outputs, api_name="stylize_ui", **run)
     example_btn.click(random_example, None, photo, api_visibility="private", queue=False)
     demo.load(gallery_items, None, gallery, api_visibility="private")
+    for trigger in (demo.load, tab.select):   # models trained meanwhile in the Train tab
+        trigger(lambda current: picker("style", current), style, style, api_visibility="private", queue=False)
+    tab.select(gallery_items, None, gallery, api_visibility="private")
 
     def pick(evt: gr.SelectData):
         models_now = style_models()

@@ -1,7 +1,8 @@
 """The training job process: `python -m demos.train_worker CONFIG.json EVENTS.jsonl`.
 
-Runs one `engine.Trainer` and appends its events (start, log, sample, checkpoint, done, and error)
-to EVENTS.jsonl, one JSON object a line. SIGTERM, SIGINT or the app going away stop the run cleanly
+Runs one `engine.Trainer` (resuming from the run's `state.pt` when CONFIG has `"_resume": true`) and
+appends its events (start, log, sample, checkpoint, done, and error) to EVENTS.jsonl, one JSON object
+a line. SIGTERM, SIGINT or the app going away stop the run cleanly
 after the current step, with a checkpoint. Imports the engine only, never the UI.
 """
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = json.loads(config_path.read_text())
         threads = options.pop("_threads", None)
+        resume = bool(options.pop("_resume", False))
         import torch
         if threads:
             torch.set_num_threads(int(threads))
@@ -67,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     command = reproduce_command(cfg)
-    trainer = Trainer(cfg, on_event=emit, progress=False, command=command)
+    if resume:
+        command += " --continue"
+    trainer = Trainer(cfg, resume=resume, on_event=emit, progress=False, command=command)
     parent = os.getppid()
 
     def request_stop(*_):

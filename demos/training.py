@@ -1,26 +1,41 @@
-"""Training jobs for the app: one at a time, each in its own process (`demos.train_worker`).
+"""Training jobs for the app: one at a time, each in its own process (`demos.train_worker`); more are queued.
 
 The app never trains in its own process: a crashed or killed job leaves the UI running. Progress
-comes from the worker's event file and the run's `metrics.jsonl` and `samples/`.
+comes from the worker's event file and the run's `metrics.jsonl` and `samples/`. A start while a job
+runs is queued (first in, first out) and launched when the running job ends; a queued job can be
+cancelled. A stopped or failed run can be resumed from its last checkpoint (`state.pt`).
+
+A dataset is a folder inside the allowed roots, an uploaded archive (extracted safely into the
+uploads folder) or a named dataset (`engine.datasets_hub`: a folder of that name in the roots, the
+download cache, or a download where a network exists).
 
 Environment:
 - `I2I_RUNS_DIR`: where runs go (default: the repository's `runs/`)
 - `I2I_DATA_ROOTS`: folders (os.pathsep-separated) that dataset paths must lie in
-  (default: `$I2I_SHARED/datasets` or `../shared/datasets`, and the repository's `data/`)
-- `SPACE_ID` (set on Hugging Face Spaces) disables training unless `I2I_ENABLE_TRAINING=1`;
-  `I2I_ENABLE_TRAINING=0` disables it anywhere
+  (default: `$I2I_SHARED/datasets` or `../shared/datasets`, and the repository's `data/`); the
+  uploads folder and the named-dataset cache are always allowed too
+- `I2I_UPLOADS_DIR`: where uploaded archives are extracted (default: `$I2I_RUNS_DIR/_uploads`)
+- `I2I_DATASETS_DIR`: the named-dataset cache (default: the repository's `data/`)
+- `I2I_MAX_UPLOAD_MB`: the largest archive accepted (default 500); it may expand to 4x that
+- `SPACE_ID` (set on Hugging Face Spaces) disables training unless `I2I_ENABLE_TRAINING=1`, and
+  dataset folders typed as paths unless `I2I_ALLOW_LOCAL_DATA=1`; `I2I_ENABLE_TRAINING=0` disables
+  training anywhere
 - `I2I_TRAIN_THREADS`: torch threads of the job (default: torch's own choice)
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +44,12 @@ from .common import REPO
 TASKS = ("pix2pix", "colorization", "cycle_gan")
 NET_D = ("basic", "n_layers", "pixel", "none")
 STOP_GRACE_SECONDS = 30.0
+WATCH_SECONDS = 0.5
 ACTIVE_STATES = ("starting", "running", "stopping")
+DEFAULT_UPLOAD_MB = 500
+EXPANSION = 4                       # an archive may expand to this many times its size limit
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+MAX_STEPS = 10_000_000
 
 # Size presets: TrainConfig options. Task-specific generator choices are in `preset_options`.
 PRESETS: dict[str, dict] = {
@@ -73,8 +93,26 @@ def training_enabled() -> tuple[bool, str]:
     return True, ""
 
 
+def local_data_allowed() -> tuple[bool, str]:
+    """Dataset folders typed as server paths: refused on a hosted demo unless I2I_ALLOW_LOCAL_DATA=1."""
+    if os.environ.get("SPACE_ID") and os.environ.get("I2I_ALLOW_LOCAL_DATA", "").strip() != "1":
+        return False, ("dataset folders on the server are disabled on this hosted demo: upload a zip or choose "
+                       "a named dataset (I2I_ALLOW_LOCAL_DATA=1 enables folders)")
+    return True, ""
+
+
 def runs_dir() -> Path:
     return Path(os.environ.get("I2I_RUNS_DIR") or REPO / "runs").expanduser().resolve()
+
+
+def uploads_dir() -> Path:
+    raw = os.environ.get("I2I_UPLOADS_DIR", "").strip()
+    return Path(raw).expanduser().resolve() if raw else runs_dir() / "_uploads"
+
+
+def datasets_dir() -> Path:
+    from engine.datasets_hub import datasets_dir as hub_dir
+    return hub_dir().resolve()
 
 
 def data_roots() -> list[Path]:
@@ -84,7 +122,11 @@ def data_roots() -> list[Path]:
     else:
         shared = Path(os.environ.get("I2I_SHARED") or REPO.parent / "shared")
         roots = [shared / "datasets", REPO / "data"]
-    return [r.resolve() for r in roots]
+    unique: list[Path] = []
+    for root in [r.resolve() for r in roots] + [uploads_dir(), datasets_dir()]:
+        if root not in unique:
+            unique.append(root)
+    return unique
 
 
 def check_dataroot(path: str) -> Path:
@@ -104,6 +146,83 @@ def check_dataroot(path: str) -> Path:
     return resolved
 
 
+def max_upload_bytes() -> int:
+    try:
+        megabytes = float(os.environ.get("I2I_MAX_UPLOAD_MB", "") or DEFAULT_UPLOAD_MB)
+    except ValueError:
+        megabytes = DEFAULT_UPLOAD_MB
+    if not math.isfinite(megabytes) or megabytes <= 0:
+        megabytes = DEFAULT_UPLOAD_MB
+    return int(megabytes * 2**20)
+
+
+def _has_images(folder: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in folder.rglob("*"))
+
+
+def extract_upload(archive: str | Path) -> Path:
+    """Extract an uploaded dataset archive (zip or tar) into a new folder of uploads_dir(); the dataset folder.
+
+    An archive holding a single folder (e.g. `facades/`) gives that folder. Unsafe, corrupt, too large or
+    image-less archives raise ValueError with one line; nothing is left behind.
+    """
+    from engine.datasets_hub import ArchiveError, safe_extract
+
+    path = Path(archive)
+    if not path.is_file():
+        raise ValueError("the uploaded archive is missing; upload it again")
+    size, limit = path.stat().st_size, max_upload_bytes()
+    if size == 0:
+        raise ValueError(f"{path.name} is empty (0 bytes); upload a zip of images")
+    if size > limit:
+        raise ValueError(f"{path.name} is {size / 2**20:.0f} MB; the limit is {limit / 2**20:.0f} MB "
+                         "(I2I_MAX_UPLOAD_MB)")
+    stem = _NAME_OK.sub("_", path.name.split(".")[0]).strip("._-")[:40] or "dataset"
+    uploads_dir().mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix=f"{stem}_", dir=uploads_dir()))
+    try:
+        safe_extract(path, target, max_bytes=EXPANSION * limit)
+        children = [c for c in target.iterdir() if c.name != "__MACOSX" and not c.name.startswith(".")]
+        folder = children[0] if len(children) == 1 and children[0].is_dir() else target
+        if not _has_images(folder):
+            raise ValueError(f"{path.name} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    except ArchiveError as e:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ValueError(f"unusable dataset archive: {e}") from None
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return folder
+
+
+def dataset_kind(task: str) -> str:
+    """The collection of named datasets a task trains on (CycleGAN: unpaired, else paired pix2pix)."""
+    return "cycle_gan" if task == "cycle_gan" else "pix2pix"
+
+
+def named_datasets(task: str) -> list[str]:
+    from engine.datasets_hub import DATASETS
+    return list(DATASETS[dataset_kind(task)])
+
+
+def named_dataset(name: str, task: str) -> Path:
+    """A named dataset's folder: one of that name in the allowed roots, else the cache, else a download."""
+    from engine.datasets_hub import download_dataset
+    from engine.zoo import ZooError
+
+    kind, name = dataset_kind(task), (name or "").strip()
+    if name not in named_datasets(task):
+        raise ValueError(f"unknown {kind} dataset {name!r}; choose one of {', '.join(named_datasets(task))}")
+    for root in data_roots():
+        for folder in (root / name, root / kind / name):
+            if folder.is_dir() and any(folder.iterdir()):
+                return folder.resolve()
+    try:
+        return download_dataset(name, kind, datasets_dir(), show_progress=False).resolve()
+    except ZooError as e:
+        raise ValueError(str(e)) from None
+
+
 def describe_local_device() -> str:
     """The device a new job would use (the engine picks cuda, then mps, then cpu)."""
     try:
@@ -119,6 +238,7 @@ def describe_local_device() -> str:
 
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.-]+")
+_NET_G = re.compile(r"unet_(\d+)|resnet_(\d+)blocks")
 
 
 def _clean_name(name: str, task: str) -> str:
@@ -126,17 +246,56 @@ def _clean_name(name: str, task: str) -> str:
     return name or f"app_{task}_{time.strftime('%Y%m%d_%H%M%S')}"
 
 
+def _number(value, label: str, kind=int, low: float = 1, high: float | None = None):
+    """None for an empty value (the preset's), else the number, checked to be finite and in [low, high]."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{label} must be a finite number, got {value}")
+    if kind is int:
+        if number != int(number):
+            raise ValueError(f"{label} must be a whole number, got {value}")
+        number = int(number)
+    if number < low or (high is not None and number > high):
+        raise ValueError(f"{label} must be between {low:g} and {high:g}, got {value}")
+    return number
+
+
+def _unet_downsamplings(net_g: str) -> int | None:
+    """U-Net depth of a generator name, None for a ResNet; ValueError for an unknown name."""
+    m = _NET_G.fullmatch(net_g)
+    if m and m[1] and (int(m[1]) in (128, 256) or 5 <= int(m[1]) <= 12):
+        return {128: 7, 256: 8}.get(int(m[1]), int(m[1]))
+    if m and m[2] and 1 <= int(m[2]) <= 32:
+        return None
+    raise ValueError(f"unknown netG {net_g!r}; use unet_128, unet_256, unet_<5..12> or resnet_<1..32>blocks "
+                     "(e.g. resnet_9blocks)")
+
+
+def _input_kind(task: str, dataroot: Path, direction: str, derive: str | None) -> str | None:
+    """What the model's input is, so that its tab is known: facades BtoA trains label maps -> photos."""
+    if task == "pix2pix" and derive is None and direction == "BtoA" and "facade" in str(dataroot).lower():
+        return "labels"
+    return None
+
+
 @dataclass
 class Job:
     name: str
     task: str
     run_dir: Path
-    events_path: Path
-    log_path: Path
-    process: subprocess.Popen
+    job_file: Path
     total_steps: int | None
-    started: float = field(default_factory=time.time)
+    resume: bool = False
+    process: subprocess.Popen | None = None
+    started: float | None = None
     stop_requested: float | None = None
+    cancelled: bool = False
+    announced: bool = False
     offset: int = 0
     device: str = ""
     precision: str = ""
@@ -150,6 +309,14 @@ class Job:
     done: dict | None = None
     error: str | None = None
     returncode: int | None = None
+
+    @property
+    def events_path(self) -> Path:
+        return self.run_dir / "app_events.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "app_worker.log"
 
     def read_events(self) -> None:
         try:
@@ -199,6 +366,10 @@ class Job:
 
     @property
     def state(self) -> str:
+        if self.process is None:
+            if self.cancelled:
+                return "cancelled"
+            return "failed" if self.error else "queued"
         if self.returncode is None:
             if self.stop_requested is not None:
                 return "stopping"
@@ -211,66 +382,77 @@ class Job:
 
 
 class TrainingManager:
-    """Starts, watches and stops the one training job of this app."""
+    """Runs one training job at a time; starts while it runs are queued and launched in order."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.job: Job | None = None
+        self.job: Job | None = None          # the running job, else the last one launched
+        self.queue: list[Job] = []
+        self._watcher: threading.Thread | None = None
 
     # -- control ----------------------------------------------------------------------------------
-    def start(self, *, task: str = "pix2pix", dataroot: str = "", preset: str = "CPU-tiny", name: str = "",
-              max_steps: int | None = None, lr: float | None = None, batch_size: int | None = None,
-              ngf: int | None = None, crop_size: int | None = None, netG: str = "", netD: str = "basic",
+    def start(self, *, task: str = "pix2pix", dataroot: str = "", dataset_zip: str | None = None,
+              dataset_name: str = "", preset: str = "CPU-tiny", name: str = "", max_steps: int | None = None,
+              lr: float | None = None, batch_size: int | None = None, ngf: int | None = None,
+              crop_size: int | None = None, load_size: int | None = None, netG: str = "", netD: str = "basic",
               n_layers_D: int | None = None, lambda_L1: float | None = None, direction: str = "AtoB",
               derive: str = "") -> dict:
-        enabled, why = training_enabled()
-        if not enabled:
-            raise ValueError(why)
-        with self._lock:
-            if self.job is not None:
-                self._poll(self.job)
-                if self.job.state in ACTIVE_STATES:
-                    raise ValueError(f"a job is already running ({self.job.name}); stop it first")
-            options = self._options(task=task, dataroot=dataroot, preset=preset, max_steps=max_steps, lr=lr,
-                                    batch_size=batch_size, ngf=ngf, crop_size=crop_size, netG=netG, netD=netD,
-                                    n_layers_D=n_layers_D, lambda_L1=lambda_L1, direction=direction,
-                                    derive=derive)
-            root = runs_dir()
-            base = _clean_name(name, task)
-            run_name, n = base, 2
-            while (root / run_name).exists():
-                run_name, n = f"{base}_{n}", n + 1
-            options.update(name=run_name, checkpoints_dir=str(root))
-            from engine import TrainConfig
-            cfg = TrainConfig(**options)   # validates every option, ValueError with one line
-            run_dir = root / run_name
-            run_dir.mkdir(parents=True, exist_ok=True)
-            job_file = run_dir / "app_job.json"
-            payload = cfg.to_dict()
-            threads = os.environ.get("I2I_TRAIN_THREADS", "").strip()
-            if threads.isdigit() and int(threads) > 0:
-                payload["_threads"] = int(threads)
-            job_file.write_text(json.dumps(payload, indent=2) + "\n")
-            events = run_dir / "app_events.jsonl"
-            log = run_dir / "app_worker.log"
-            env = dict(os.environ)
-            env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-            env.setdefault("PYTHONUNBUFFERED", "1")
-            with open(log, "wb") as log_file:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "demos.train_worker", str(job_file), str(events)],
-                    cwd=str(REPO), env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True)
-            self.job = Job(name=run_name, task=task, run_dir=run_dir, events_path=events, log_path=log,
-                           process=process, total_steps=cfg.max_steps)
-            return self._status(self.job)
+        """Start a job, or queue it behind the running one. The dataset is the first given of `dataset_zip`
+        (an archive to extract), `dataset_name` (a named dataset) and `dataroot` (a folder in the roots)."""
+        _check_enabled()
+        task = (task or "pix2pix").strip()
+        options = self._options(task=task, preset=preset, max_steps=max_steps, lr=lr, batch_size=batch_size,
+                                ngf=ngf, crop_size=crop_size, load_size=load_size, netG=netG, netD=netD,
+                                n_layers_D=n_layers_D, lambda_L1=lambda_L1, direction=direction, derive=derive)
+        if dataset_zip:
+            folder = extract_upload(dataset_zip)
+        elif dataset_name and str(dataset_name).strip():
+            folder = named_dataset(dataset_name, task)
+        else:
+            allowed, why = local_data_allowed()
+            if not allowed:
+                raise ValueError(why)
+            folder = check_dataroot(dataroot)
+        options["dataroot"] = str(folder)
+        options["input_kind"] = _input_kind(task, folder, options["direction"], options["derive"])
+        return self._submit(options, _clean_name(name, task), resume=False)
 
-    def stop(self) -> dict:
+    def resume(self, name: str, max_steps: int | None = None) -> dict:
+        """Continue a run from its last checkpoint (queued like a start); `max_steps` > 0 changes its length."""
+        _check_enabled()
+        name = (name or "").strip()
+        if name not in self.resumable_runs():
+            raise ValueError(f"no run {name!r} with a checkpoint in {runs_dir()}; choose one of the resumable runs")
+        run_dir = runs_dir() / name
+        try:
+            options = json.loads((run_dir / "train_config.json").read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cannot read the options of run {name}: {e}") from None
+        if not isinstance(options, dict):
+            raise ValueError(f"run {name} has no usable train_config.json")
+        steps = _number(max_steps, "max_steps", int, 0, MAX_STEPS)
+        if steps:
+            options["max_steps"] = steps
+        options["dataroot"] = str(check_dataroot(options.get("dataroot", "")))
+        return self._submit(options, name, resume=True)
+
+    def stop(self, name: str = "") -> dict:
+        """Stop the running job (empty name or its name) after its current step, or cancel a queued job."""
         with self._lock:
+            self._advance()
+            name = (name or "").strip()
+            if name:
+                for job in self.queue:
+                    if job.name == name:
+                        self.queue.remove(job)
+                        job.cancelled = True
+                        _discard(job)
+                        return self._status(job, f"Cancelled {name}; it was removed from the queue.")
+                if self.job is None or self.job.name != name:
+                    raise ValueError(f"no running or queued job named {name!r}")
             job = self.job
             if job is None:
                 return self._status(None, "No job is running.")
-            self._poll(job)
             if job.state not in ACTIVE_STATES:
                 return self._status(job, "The job has already finished.")
             if job.stop_requested is None:
@@ -283,15 +465,28 @@ class TrainingManager:
 
     def status(self) -> dict:
         with self._lock:
-            if self.job is not None:
-                self._poll(self.job)
+            self._advance()
             return self._status(self.job)
 
+    def resumable_runs(self) -> list[str]:
+        """Runs with a checkpoint (`state.pt`) that are neither running nor queued, newest first."""
+        with self._lock:
+            busy = {job.name for job in self.queue}
+            if self.job is not None and self.job.state in ACTIVE_STATES:
+                busy.add(self.job.name)
+        return [run.name for run in _runs() if (run / "state.pt").is_file()
+                and (run / "train_config.json").is_file() and run.name not in busy]
+
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop a running job and wait for it (used by tests and at exit)."""
+        """Cancel the queue, stop a running job and wait for it (used by tests and at exit)."""
+        with self._lock:
+            for job in self.queue:
+                job.cancelled = True
+                _discard(job)
+            self.queue.clear()
         self.stop()
         job = self.job
-        if job is None:
+        if job is None or job.process is None:
             return
         try:
             job.process.wait(timeout)
@@ -300,57 +495,138 @@ class TrainingManager:
             job.process.wait(5)
 
     # -- internals --------------------------------------------------------------------------------
+    def _submit(self, options: dict, name: str, *, resume: bool) -> dict:
+        from engine import TrainConfig
+
+        with self._lock:
+            self._advance()
+            root = runs_dir()
+            busy = [job.name for job in self.queue] + ([self.job.name] if self._active() else [])
+            if resume and name in busy:
+                raise ValueError(f"run {name} is already running or queued")
+            run_name, n = name, 2
+            while not resume and (root / run_name).exists():
+                run_name, n = f"{name}_{n}", n + 1
+            options.update(name=run_name, checkpoints_dir=str(root))
+            cfg = TrainConfig(**options)   # validates every option, ValueError with one line
+            run_dir = root / run_name
+            run_dir.mkdir(parents=True, exist_ok=True)
+            payload = cfg.to_dict()
+            threads = os.environ.get("I2I_TRAIN_THREADS", "").strip()
+            if threads.isdigit() and int(threads) > 0:
+                payload["_threads"] = int(threads)
+            payload["_resume"] = resume
+            job_file = run_dir / "app_job.json"
+            job_file.write_text(json.dumps(payload, indent=2) + "\n")
+            job = Job(name=run_name, task=cfg.model, run_dir=run_dir, job_file=job_file, total_steps=cfg.max_steps,
+                      resume=resume)
+            if self._active() or self.queue:
+                self.queue.append(job)
+                return self._status(job)
+            self._launch(job)
+            return self._status(job)
+
+    def _active(self) -> bool:
+        return self.job is not None and self.job.state in ACTIVE_STATES
+
+    def _launch(self, job: Job) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.job = job
+        job.started = time.time()
+        try:
+            job.offset = job.events_path.stat().st_size if job.events_path.is_file() else 0
+            with open(job.log_path, "ab" if job.resume else "wb") as log_file:
+                job.process = subprocess.Popen(
+                    [sys.executable, "-m", "demos.train_worker", str(job.job_file), str(job.events_path)],
+                    cwd=str(REPO), env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True)
+        except OSError as e:
+            job.error = f"could not start the job: {e}"
+            return
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="training-queue", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        """Follow the running job without a client polling: refresh the models and launch the queue at its end."""
+        while True:
+            time.sleep(WATCH_SECONDS)
+            with self._lock:
+                self._advance()
+                if not self._active():
+                    self._watcher = None
+                    return
+
+    def _advance(self) -> None:
+        """Poll the running job; once it has ended, publish its model and launch the next queued job."""
+        while True:
+            job = self.job
+            if job is not None:
+                self._poll(job)
+                if job.state in ACTIVE_STATES:
+                    return
+                if not job.announced:
+                    job.announced = True
+                    if job.model_dir:
+                        from .models import registry
+                        registry.rescan()
+            if not self.queue:
+                return
+            self._launch(self.queue.pop(0))
+
     @staticmethod
-    def _options(*, task, dataroot, preset, max_steps, lr, batch_size, ngf, crop_size, netG, netD, n_layers_D,
+    def _options(*, task, preset, max_steps, lr, batch_size, ngf, crop_size, load_size, netG, netD, n_layers_D,
                  lambda_L1, direction, derive) -> dict:
-        task = (task or "pix2pix").strip()
+        """TrainConfig options from the preset and the given hyperparameters, all checked (ValueError)."""
+        from engine import TrainConfig
+
         options = preset_options(task, (preset or "CPU-tiny").strip())
-        options.update(model=task, dataroot=str(check_dataroot(dataroot)), direction=direction or "AtoB")
-
-        def positive(value, label, kind=int, upper=None):
-            if value in (None, "", 0):
-                return None
-            number = kind(value)
-            if number <= 0 or (upper is not None and number > upper):
-                raise ValueError(f"{label} must be in (0, {upper}], got {value}")
-            return number
-
-        if (steps := positive(max_steps, "max_steps", int, 10_000_000)) is not None:
-            options["max_steps"] = steps
-        if (rate := positive(lr, "lr", float, 1.0)) is not None:
+        direction = (direction or "AtoB").strip()
+        if direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
+        options.update(model=task, direction=direction)
+        steps = _number(max_steps, "max_steps", int, 0, MAX_STEPS)
+        if steps is not None:
+            options["max_steps"] = steps or None   # 0: train for the preset's epochs
+        if (rate := _number(lr, "lr", float, 1e-7, 1.0)) is not None:
             options["lr"] = rate
-        if (batch := positive(batch_size, "batch_size", int, 256)) is not None:
+        if (batch := _number(batch_size, "batch_size", int, 1, 256)) is not None:
             options["batch_size"] = batch
-        if (width := positive(ngf, "ngf", int, 256)) is not None:
+        if (width := _number(ngf, "ngf", int, 1, 256)) is not None:
             options["ngf"] = width
             options["ndf"] = min(options.get("ndf", 64), width)
-        if (crop := positive(crop_size, "crop_size", int, 2048)) is not None:
+        if (crop := _number(crop_size, "crop_size", int, 16, 1024)) is not None:
             options["crop_size"] = crop
             options["load_size"] = max(crop, round(crop * 286 / 256))
-        if netG:
-            options["netG"] = netG.strip()
+        if (load := _number(load_size, "load_size", int, 16, 2048)) is not None:
+            if load < options["crop_size"]:
+                raise ValueError(f"crop_size {options['crop_size']} is larger than load_size {load}")
+            options["load_size"] = load
+        if netG and str(netG).strip():
+            options["netG"] = str(netG).strip()
+        downs = _unet_downsamplings(options["netG"])
+        if downs is not None and options["crop_size"] < 2 ** downs:
+            raise ValueError(f"crop_size {options['crop_size']} is too small for {options['netG']} "
+                             f"(it needs at least {2 ** downs})")
         netD = (netD or "basic").strip()
         if netD not in NET_D:
             raise ValueError(f"netD must be one of {', '.join(NET_D)}, got {netD!r}")
         options["netD"] = netD
-        if (layers := positive(n_layers_D, "n_layers_D", int, 5)) is not None:
+        if (layers := _number(n_layers_D, "n_layers_D", int, 1, 5)) is not None:
             options["n_layers_D"] = layers
-        if lambda_L1 not in (None, ""):
-            if float(lambda_L1) < 0:
-                raise ValueError(f"lambda_L1 must be >= 0, got {lambda_L1}")
-            options["lambda_L1"] = float(lambda_L1)
+        if (weight := _number(lambda_L1, "lambda_L1", float, 0, 10_000)) is not None:
+            options["lambda_L1"] = weight
         derive = (derive or "").strip().lower()
-        if derive in ("", "none"):
-            derive = None
-        if derive is not None and task != "pix2pix":
-            derive = None
-        options["derive"] = derive
-        if options.get("crop_size", 0) > options.get("load_size", 0):
-            options["load_size"] = options["crop_size"]
+        options["derive"] = derive if derive not in ("", "none") and task == "pix2pix" else None
+        TrainConfig(**options)   # the engine's own checks (one-line ValueError)
         return options
 
     @staticmethod
     def _poll(job: Job) -> None:
+        if job.process is None:
+            return
         job.read_events()
         if job.returncode is None:
             code = job.process.poll()
@@ -364,19 +640,24 @@ class TrainingManager:
         if job.returncode not in (None, 0) and job.error is None and job.stop_requested is None:
             job.error = job.log_tail() or f"the job exited with code {job.returncode}"
 
-    @staticmethod
-    def _status(job: Job | None, message: str = "") -> dict:
+    def _status(self, job: Job | None, message: str = "") -> dict:
         enabled, why = training_enabled()
+        queue = [{"name": j.name, "task": j.task, "position": i + 1} for i, j in enumerate(self.queue)]
         if job is None:
             return {"state": "idle", "enabled": enabled, "message": message or why or "No training job yet.",
                     "device": describe_local_device(), "step": 0, "total_steps": None, "progress": 0.0,
                     "eta_seconds": None, "losses": {}, "sample": None, "run_dir": None, "model_dir": None,
-                    "name": None}
+                    "name": None, "queue": queue}
         total = job.total_steps
         progress = min(1.0, job.step / total) if total else 0.0
         state = job.state
+        position = next((q["position"] for q in queue if q["name"] == job.name), None)
         if not message:
-            message = {"starting": "Starting the job (loading the data)...",
+            running = self.job.name if self.job is not None and self.job is not job else "the running job"
+            message = {"queued": f"Queued (position {position}); starts when {running} ends.",
+                       "cancelled": "Cancelled before it started.",
+                       "starting": "Resuming from the last checkpoint..." if job.resume
+                       else "Starting the job (loading the data)...",
                        "running": "Training.",
                        "stopping": "Stopping after the current step...",
                        "done": "Finished.",
@@ -390,7 +671,89 @@ class TrainingManager:
                 else round(job.eta_seconds, 1),
                 "elapsed": job.elapsed, "losses": job.losses, "dataset_size": job.dataset_size,
                 "sample": job.sample, "run_dir": str(job.run_dir), "model_dir": model_dir,
-                "returncode": job.returncode}
+                "tab": model_tab(model_dir) if model_dir else None, "resumed": job.resume,
+                "returncode": job.returncode, "position": position, "queue": queue}
+
+
+def _check_enabled() -> None:
+    enabled, why = training_enabled()
+    if not enabled:
+        raise ValueError(why)
+
+
+def _discard(job: Job) -> None:
+    """Remove what a cancelled job wrote: its job file, and its run folder when nothing else is in it."""
+    job.job_file.unlink(missing_ok=True)
+    if not job.resume:
+        try:
+            job.run_dir.rmdir()
+        except OSError:
+            pass
+
+
+def _runs() -> list[Path]:
+    """The run folders of runs_dir(), newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+
+
+def trained_models() -> list[str]:
+    """Runs with an exported model (`runs/NAME/model/`), newest first."""
+    return [run.name for run in _runs() if _is_model_dir(run / "model")]
+
+
+def run_model_dir(name: str) -> Path:
+    """The exported model of run `name` (one of trained_models(); ValueError otherwise)."""
+    name = (name or "").strip()
+    if name not in trained_models():
+        raise ValueError(f"run {name!r} has no exported model in {runs_dir()}; choose one of the trained models")
+    return runs_dir() / name / "model"
+
+
+def model_tab(model_dir: str | Path) -> str | None:
+    """The tab where a trained model shows up (sketch, facade, colorize, style), None when none fits."""
+    from .models import tab_for
+
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    return tab_for(config.get("task", ""), config.get("input_kind", ""),
+                   f"{config.get('name', '')} {config.get('description', '')}")
+
+
+def model_zip(name: str) -> Path:
+    """A zip of run `name`'s model: `NAME/` with model.safetensors, config.json and README.md (the card)."""
+    model = run_model_dir(name)
+    out = Path(tempfile.mkdtemp(prefix="i2i-model-")) / f"{name}_model.zip"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for filename in ("model.safetensors", "config.json", "README.md"):
+            if (model / filename).is_file():
+                zf.write(model / filename, f"{name}/{filename}")
+    return out
+
+
+def push_model(name: str, repo_id: str, token: str = "") -> str:
+    """Upload run `name`'s model to the Hugging Face Hub (`engine.zoo.push_to_hub`); the repository URL."""
+    from engine import zoo
+
+    model = run_model_dir(name)
+    repo_id = (repo_id or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", repo_id):
+        raise ValueError(f"the repository id must look like owner/name, got {repo_id!r}")
+    try:
+        return zoo.push_to_hub(model, repo_id, token=(token or "").strip() or None)
+    except (zoo.ZooError, OSError, ImportError) as e:
+        raise ValueError(f"push to {repo_id} failed: {e}") from None
 
 
 def read_metrics(run_dir: str | Path | None, max_points: int = 2000) -> list[dict]:
