@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,8 @@ OFFLINE_ENV = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
 }
 DEFAULT_MAX_SIDE = 1024   # long side of photos the app works on (larger uploads are scaled down)
+DEFAULT_MAX_UPLOAD_MB = 25
+MAX_UPLOAD_ENV = "I2I_MAX_UPLOAD_MB"
 
 logger = logging.getLogger("demos")
 
@@ -27,6 +30,28 @@ def configure_environment() -> None:
 configure_environment()
 
 import gradio as gr  # noqa: E402  (after the environment is set)
+from gradio import processing_utils  # noqa: E402
+
+
+def save_pil_to_cache_atomically(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """Gradio's `processing_utils.save_pil_to_cache`, writing through a temporary file and a rename.
+
+    Gradio names a cached output by the hash of its bytes, so concurrent requests with identical
+    outputs share one path; its in-place rewrite made a download reading that file end short
+    (truncated responses under load, see benchmarks/load_sketch.py). A rename never does.
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    os.replace(staging, path)
+    return str(path)
+
+
+processing_utils.save_pil_to_cache = save_pil_to_cache_atomically
 
 
 def max_side() -> int:
@@ -36,6 +61,39 @@ def max_side() -> int:
         return max(64, int(raw)) if raw else DEFAULT_MAX_SIDE
     except ValueError:
         return DEFAULT_MAX_SIDE
+
+
+def max_upload_bytes() -> int:
+    """The upload size limit in bytes: $I2I_MAX_UPLOAD_MB megabytes (may be fractional), else 25 MB."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        megabytes = 0
+    if not megabytes > 0:
+        raise ValueError(f"{MAX_UPLOAD_ENV} must be a positive number of megabytes, got {raw!r}")
+    return int(megabytes * 1024 * 1024)
+
+
+def blocked_paths() -> list[str]:
+    """Folders the app's file route must never serve, even if allowed elsewhere (GRADIO_ALLOWED_PATHS):
+    the repository (source, weights/, runs/), the runs, weights and dataset folders, and
+    $GRADIO_BLOCKED_PATHS. A folder holding the temporary directory (where Gradio keeps uploads and
+    outputs) is left out, since blocking it would block every upload."""
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    from .models import weights_dir
+    from .training import data_roots, runs_dir
+
+    extra = [p.strip() for p in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if p.strip()]
+    folders = [REPO, runs_dir(), weights_dir(), *data_roots(), *extra]
+    working = [Path(get_upload_folder()).resolve(), Path(tempfile.gettempdir()).resolve()]
+    blocked = []
+    for folder in folders:
+        folder = Path(folder).expanduser().resolve()
+        if str(folder) not in blocked and not any(is_in_or_equal(w, folder) for w in working):
+            blocked.append(str(folder))
+    return blocked
 
 
 def one_line(message: object) -> str:

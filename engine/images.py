@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -100,12 +101,28 @@ def _decode(data: bytes, name: str | None, limit: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"image is too large to open safely ({exc})", name) from exc
+        raise ImageError(_bomb_reason(exc, limit), name) from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not a recognized image format", name) from exc
+    except ValueError as exc:
+        if "MAX_TEXT" in str(exc):   # PNG text chunks past Pillow's safety limits (a metadata bomb)
+            raise ImageError("image metadata (PNG text chunks) is too large to read safely", name) from exc
+        raise ImageError(f"image header is truncated or corrupt ({exc})", name) from exc
     except Exception as exc:  # Pillow's plugins raise many types on malformed headers
         raise ImageError(f"image header is truncated or corrupt ({exc})", name) from exc
     return _decoded_rgb(img, name, limit)
+
+
+def _bomb_reason(exc: Exception, limit: int) -> str:
+    """Pillow's decompression-bomb refusal (raised from the header) worded like `_check_size`."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = f"{int(match[1]):,} pixels" if match else "its pixel count"
+    pillow_limit = Image.MAX_IMAGE_PIXELS or limit
+    if limit < pillow_limit:
+        bound = f"the limit of {limit:,} (set {MAX_PIXELS_ENV} to raise it)"
+    else:
+        bound = f"Pillow's limit of {pillow_limit:,} (PIL.Image.MAX_IMAGE_PIXELS)"
+    return f"image is too large to open safely: {pixels}, more than {bound}"
 
 
 def _decoded_rgb(img: Image.Image, name: str | None, limit: int) -> Image.Image:
