@@ -182,6 +182,10 @@ def _ui(outputs, queued, run, model, last=None):
 
 def _start_ui(source, dataset_zip, dataset_name, task, dataroot, preset, name, max_steps, lr, batch_size, ngf,
               crop_size, net_g, net_d, n_layers_d, lambda_l1, direction, derive, load_size, queued, run, model):
+    if source == "Upload zip" and not dataset_zip:
+        raise gr.Error("upload a dataset archive (.zip) first", print_exception=False)
+    if source == "Named dataset" and not dataset_name:
+        raise gr.Error("choose a named dataset first", print_exception=False)
     outputs = train_start(task, dataroot if source == "Folder" else "", preset, name, max_steps, lr, batch_size, ngf,
                           crop_size, net_g, net_d, n_layers_d, lambda_l1, direction, derive,
                           dataset_zip if source == "Upload zip" else None,
