@@ -8,6 +8,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
+from . import common
 from .common import guarded
 from .training import (ACTIVE_STATES, NET_D, PRESET_NOTES, PRESETS, TASKS, data_roots, local_data_allowed, manager,
                        max_upload_bytes, model_zip, named_datasets, preset_options, push_model, read_metrics,
@@ -240,6 +241,7 @@ def build(demo: gr.Blocks) -> None:
     default_data = next((d for d in datasets if Path(d).name == "facades"), datasets[0] if datasets else "")
     names = sorted(set(named_datasets("pix2pix")) | set(named_datasets("cycle_gan")))
     first = preset_options("pix2pix", "CPU-tiny")
+    upload_limit = min(max_upload_bytes(), common.max_upload_bytes())   # ours and Gradio's (every upload)
     with gr.Tab("Train", id="train") as tab:
         if not enabled:
             gr.Markdown(f"**{why}**", elem_id="train-disabled")
@@ -255,7 +257,7 @@ def build(demo: gr.Blocks) -> None:
                     picker = gr.Dropdown(datasets, value=None, label="Known datasets", scale=2,
                                          interactive=enabled and bool(datasets))
                 dataset_zip = gr.File(label=f"Dataset archive (.zip or .tar.gz, at most "
-                                            f"{max_upload_bytes() // 2**20} MB)", file_count="single",
+                                            f"{upload_limit // 2**20} MB)", file_count="single",
                                       file_types=[".zip", ".tar", ".gz", ".tgz"], type="filepath",
                                       visible=not local_ok, interactive=enabled, elem_id="train-zip")
                 dataset_name = gr.Dropdown(names, value="", label="Named dataset (pix2pix / CycleGAN collections)",

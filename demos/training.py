@@ -16,7 +16,7 @@ Environment:
   uploads folder and the named-dataset cache are always allowed too
 - `I2I_UPLOADS_DIR`: where uploaded archives are extracted (default: `$I2I_RUNS_DIR/_uploads`)
 - `I2I_DATASETS_DIR`: the named-dataset cache (default: the repository's `data/`)
-- `I2I_MAX_UPLOAD_MB`: the largest archive accepted (default 500); it may expand to 4x that
+- `I2I_MAX_DATASET_MB`: the largest archive accepted (default 500); it may expand to 4x that
 - `SPACE_ID` (set on Hugging Face Spaces) disables training unless `I2I_ENABLE_TRAINING=1`, and
   dataset folders typed as paths unless `I2I_ALLOW_LOCAL_DATA=1`; `I2I_ENABLE_TRAINING=0` disables
   training anywhere
@@ -148,7 +148,7 @@ def check_dataroot(path: str) -> Path:
 
 def max_upload_bytes() -> int:
     try:
-        megabytes = float(os.environ.get("I2I_MAX_UPLOAD_MB", "") or DEFAULT_UPLOAD_MB)
+        megabytes = float(os.environ.get("I2I_MAX_DATASET_MB", "") or DEFAULT_UPLOAD_MB)
     except ValueError:
         megabytes = DEFAULT_UPLOAD_MB
     if not math.isfinite(megabytes) or megabytes <= 0:
@@ -176,7 +176,7 @@ def extract_upload(archive: str | Path) -> Path:
         raise ValueError(f"{path.name} is empty (0 bytes); upload a zip of images")
     if size > limit:
         raise ValueError(f"{path.name} is {size / 2**20:.0f} MB; the limit is {limit / 2**20:.0f} MB "
-                         "(I2I_MAX_UPLOAD_MB)")
+                         "(I2I_MAX_DATASET_MB)")
     stem = _NAME_OK.sub("_", path.name.split(".")[0]).strip("._-")[:40] or "dataset"
     uploads_dir().mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(prefix=f"{stem}_", dir=uploads_dir()))

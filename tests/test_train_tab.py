@@ -38,7 +38,7 @@ def server(tmp_path_factory):
     env.setenv("I2I_DATA_ROOTS", os.pathsep.join([str(DATASETS), str(tmp / "data")]))
     env.setenv("I2I_DATASETS_DIR", str(tmp / "cache"))
     env.setenv("I2I_TRAIN_THREADS", "1")
-    for key in ("SPACE_ID", "I2I_ENABLE_TRAINING", "I2I_ALLOW_LOCAL_DATA", "I2I_UPLOADS_DIR", "I2I_MAX_UPLOAD_MB"):
+    for key in ("SPACE_ID", "I2I_ENABLE_TRAINING", "I2I_ALLOW_LOCAL_DATA", "I2I_UPLOADS_DIR", "I2I_MAX_DATASET_MB"):
         env.delenv(key, raising=False)
 
     import app
@@ -122,16 +122,16 @@ def test_hostile_inputs_give_one_line_errors(server, client, monkeypatch, tmp_pa
         "bomb.zip": ({"mini/train/0.png": _png(0), "mini/bomb.bin": bytes(8 << 20)}, "more than"),
         "noimages.zip": ({"mini/readme.txt": b"no pictures here"}, "no images"),
     }
-    monkeypatch.setenv("I2I_MAX_UPLOAD_MB", "1")   # archives may expand to 4 MB: the 8 MB member is a bomb
+    monkeypatch.setenv("I2I_MAX_DATASET_MB", "1")   # archives may expand to 4 MB: the 8 MB member is a bomb
     for filename, (members, fragment) in archives.items():
         refused(fragment, dataset_zip=str(_zip(tmp_path / filename, members)))
     (tmp_path / "empty.zip").write_bytes(b"")
     refused("empty (0 bytes)", dataset_zip=str(tmp_path / "empty.zip"))
     (tmp_path / "notes.zip").write_text("this is a text file, not an archive\n" * 20)
     refused("neither a zip nor a tar", dataset_zip=str(tmp_path / "notes.zip"))
-    monkeypatch.setenv("I2I_MAX_UPLOAD_MB", "0.01")
-    refused("the limit is", "I2I_MAX_UPLOAD_MB", dataset_zip=str(tmp_path / "traversal.zip"))
-    monkeypatch.delenv("I2I_MAX_UPLOAD_MB")
+    monkeypatch.setenv("I2I_MAX_DATASET_MB", "0.01")
+    refused("the limit is", "I2I_MAX_DATASET_MB", dataset_zip=str(tmp_path / "traversal.zip"))
+    monkeypatch.delenv("I2I_MAX_DATASET_MB")
     with pytest.raises(AppError) as excinfo:   # the same through the API, as an upload
         client.predict(dataset_zip=handle_file(tmp_path / "traversal.zip"), api_name="/train_start", **TINY)
     _one_line(excinfo, "outside")
