@@ -234,12 +234,13 @@ def test_training_start_status_stop(client):
     assert sample and Image.open(sample).size[0] > 64, "no sample grid"
     assert "G_L1" in json.dumps(plot), "the loss curve is empty"
 
-    # a long job: it runs, a second one is refused meanwhile, and Stop ends it with a checkpoint
+    # a long job: it runs, a second one is queued meanwhile (and cancelled), and Stop ends it with a checkpoint
     status, *_ = client.predict(name="long", max_steps=100000, api_name="/train_start", **tiny)
     assert status["name"] == "long"
-    with pytest.raises(AppError) as excinfo:
-        client.predict(name="other", max_steps=4, api_name="/train_start", **tiny)
-    _assert_clean_error(excinfo, "already running")
+    queued, *_ = client.predict(name="other", max_steps=4, api_name="/train_start", **tiny)
+    assert queued["state"] == "queued" and queued["name"] == "other" and queued["position"] == 1
+    cancelled, *_ = client.predict(name="other", api_name="/train_stop")
+    assert cancelled["state"] == "cancelled" and _status(client)["queue"] == []
     running = _wait(client, lambda s: s["state"] == "running" and s["step"] >= 5)
     assert running["eta_seconds"] is not None and running["eta_seconds"] > 0
     stopping, *_ = client.predict(api_name="/train_stop")
