@@ -2,8 +2,9 @@
 
     python benchmarks/load_sketch.py [--tiny] [--clients 32] [--calls 20] [--deadline 540]
 
-Starts `python app.py` on a free 127.0.0.1 port (models from the repository's weights/, or with
-`--tiny` tiny random models from tests/tiny_models.py), warms it up with one call per client, then
+Starts `python app.py` on a free 127.0.0.1 port (with the models it finds by default: weights/, the
+zoo's cache and trained runs, see docs/app.md; or with `--tiny` tiny random models from
+tests/tiny_models.py), warms it up with one call per client, then
 runs `--clients` gradio_client clients in parallel, each making `--calls` `/sketch` calls with a
 256x256 drawing. When weights/ has no sketch model it says so and loads `/facade` instead.
 Reports errors, latency percentiles, throughput and the server's resident memory (VmRSS) before the
@@ -167,7 +168,7 @@ def main() -> int:
     errors = warm["errors"] + result["errors"]
     lat = result["latencies"]
     print(f"{api_name}: {args.clients} clients x {args.calls} calls, models: "
-          f"{'tiny (tests/tiny_models.py)' if args.tiny else 'weights/'}")
+          f"{'tiny (tests/tiny_models.py)' if args.tiny else 'the app default (weights/, zoo cache, runs/)'}")
     print(f"calls ok {len(lat)}, errors {len(errors)}, wall {result['wall_s']:.1f} s, "
           f"throughput {result['throughput']:.2f} calls/s")
     if lat:
