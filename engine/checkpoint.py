@@ -5,14 +5,14 @@ implementation's format, and our training state) are read with `torch.load(weigh
 """
 from __future__ import annotations
 
-import errno
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from .config import ModelConfig
@@ -21,6 +21,7 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
 _INSTANCE_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
+TMP_MARK = ".tmp"
 
 
 class CheckpointError(RuntimeError):
@@ -37,23 +38,74 @@ def unwrap(net: nn.Module) -> nn.Module:
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder and rename it over `path`: a crash never leaves half a file."""
+    """Write via a temporary file in the same folder, fsync it, rename it over `path` and fsync the folder.
+
+    A crash or a kill at any moment leaves either the old or the new file, never half a file; at worst a
+    stale `.NAME.tmpPID` stays behind (see `remove_stale_temps`). A failed write raises OSError naming `path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+        fsync_folder(path.parent)
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if e.errno == errno.ENOSPC:
-            raise OSError(e.errno, f"disk full while writing {path}; free some space and resume") from e
+        if isinstance(e, OSError) and e.errno:
+            raise OSError(e.errno, e.strerror, str(path)) from e  # the real name, not the temporary one
         raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Make a rename in `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(directory: str | Path) -> list[Path]:
+    """Delete the temporary files and model folders that a killed writer left in `directory`; returns them."""
+    stale = list(Path(directory).glob(f".*{TMP_MARK}*"))
+    for p in stale:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return stale
+
+
+class _KeepWriteError:
+    """A file whose first write error is kept: torch.save reports a failed write only as 'unexpected pos'."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def torch_save(obj, path: str | Path) -> None:
+    """torch.save that raises the real OSError (e.g. ENOSPC, disk full) when a write fails."""
+    with open(path, "wb") as f:
+        writer = _KeepWriteError(f)
+        try:
+            torch.save(obj, writer)
+        except RuntimeError:
+            if writer.error is not None:
+                raise writer.error from None
+            raise
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -116,7 +168,11 @@ def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: str = "
 
 def save_model(directory: str | Path, config: ModelConfig, nets: dict[str, nn.Module], *,
                half: bool = False, card: str | None = None) -> Path:
-    """Write `model.safetensors` (tensors prefixed by network name), `config.json` and a model card."""
+    """Write `model.safetensors` (tensors prefixed by network name), `config.json` and a model card.
+
+    Each file is replaced atomically, and a new directory is built beside and renamed into place: a crash
+    never leaves a model directory with a missing or half-written file.
+    """
     directory = Path(directory)
     tensors = {}
     for name, net in nets.items():
@@ -125,11 +181,24 @@ def save_model(directory: str | Path, config: ModelConfig, nets: dict[str, nn.Mo
             if half and value.is_floating_point():
                 value = value.half()
             tensors[f"{name}.{key}"] = value
-    atomic_write(directory / MODEL_FILE,
-                 lambda p: save_file(tensors, str(p), metadata={"format": "pt", "task": config.task}))
-    atomic_write(directory / CONFIG_FILE, config.save)
-    if card is not None:
-        atomic_write(directory / CARD_FILE, lambda p: p.write_text(card))
+    # bytes written by us, not save_file: a full disk then raises OSError, not a SafetensorError
+    data = save(tensors, metadata={"format": "pt", "task": config.task})
+    target = directory
+    if not directory.is_dir():
+        target = directory.with_name(f".{directory.name}{TMP_MARK}{os.getpid()}")
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        atomic_write(target / MODEL_FILE, lambda p: p.write_bytes(data))
+        atomic_write(target / CONFIG_FILE, config.save)
+        if card is not None:
+            atomic_write(target / CARD_FILE, lambda p: p.write_text(card))
+        if target != directory:
+            os.replace(target, directory)
+            fsync_folder(directory.parent)
+    except BaseException:
+        if target != directory:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
     return directory
 
 
@@ -175,7 +244,7 @@ def import_official(path: str | Path, out_dir: str | Path, config: ModelConfig) 
 
 def save_training_state(path: str | Path, state: dict) -> None:
     """Atomically save a training state (tensors, numbers, strings, nested dicts/lists only)."""
-    atomic_write(path, lambda p: torch.save(state, p))
+    atomic_write(path, lambda p: torch_save(state, p))
 
 
 def load_training_state(path: str | Path) -> dict:

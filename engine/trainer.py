@@ -4,9 +4,15 @@ A run directory (`checkpoints_dir/name/`) holds `train_config.json`, `state.pt` 
 resume: networks, optimizers, scheduler, step, RNG states), `metrics.jsonl`, `samples/` and `model/`
 (the exported model: safetensors + config.json + model card, refreshed at every checkpoint).
 Under torchrun the same code runs DistributedDataParallel; rank 0 alone writes files and events.
+
+Faults: every file is written atomically (a kill leaves the last checkpoint intact); a non-finite loss or
+weight, or a failed write (e.g. a full disk), stops the run with a TrainingError naming the step and the
+last good checkpoint, and a "failed" event.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -19,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoint import load_training_state, save_model, save_training_state
+from .checkpoint import atomic_write, load_training_state, remove_stale_temps, save_model, save_training_state
 from .config import TrainConfig
 from .data import build_dataset
 from .device import describe_device, pick_device
@@ -32,7 +38,24 @@ METRICS_FILE = "metrics.jsonl"
 
 
 class TrainingError(RuntimeError):
-    """A run that cannot go on (non-finite loss, unusable data); the last good checkpoint is kept."""
+    """A run that cannot go on (non-finite loss, failed write, unusable data); the last good checkpoint is kept."""
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a metrics.jsonl; a line cut short by a crash (or any unreadable line) is skipped."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
 
 
 def lr_factor(step: int, total_steps: int, decay_start: int) -> float:
@@ -87,7 +110,8 @@ class SeededItems(Dataset):
 class Trainer:
     """Trains one TrainConfig. `run()` returns the exported model directory.
 
-    `on_event(event: dict)` receives {"type": "start" | "log" | "sample" | "checkpoint" | "done", ...};
+    `on_event(event: dict)` receives {"type": "start" | "log" | "sample" | "checkpoint" | "done" | "failed", ...};
+    "failed" carries the one-line `message` of the error that `run()` then raises.
     `stop()` (thread-safe) ends the run cleanly after the current step with a checkpoint.
     """
 
@@ -101,6 +125,8 @@ class Trainer:
         self._stop = threading.Event()
         self.rank, self.world = 0, 1
         self.last_losses: dict[str, float] = {}
+        self.step = 0
+        self.last_checkpoint: tuple[int, Path] | None = None  # (step, state file) of the last good checkpoint
 
     def stop(self) -> None:
         self._stop.set()
@@ -151,6 +177,13 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> Path:
+        try:
+            return self._train()
+        except Exception as e:
+            self.emit(type="failed", step=self.step, message=" ".join(str(e).split()))
+            raise
+
+    def _train(self) -> Path:
         cfg = self.cfg
         self.device = self._setup_device()
         torch.manual_seed(cfg.seed + self.rank)
@@ -168,12 +201,22 @@ class Trainer:
         self.schedulers = schedulers
 
         step, elapsed_before = 0, 0.0
+        if self.is_main:
+            for folder in (run_dir, run_dir / "model", run_dir / "samples"):  # left by a killed run
+                remove_stale_temps(folder)
         if self.resume and (run_dir / STATE_FILE).exists():
             step, elapsed_before = self._load_state(run_dir / STATE_FILE)
+            self.last_checkpoint = (step, run_dir / STATE_FILE)
+            if self.is_main:
+                self._trim_metrics(step)
+                if step >= total:  # killed between its last state and model writes: model/ may lag
+                    self._export(step, elapsed_before)
         elif self.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+            config_text = json.dumps(cfg.to_dict(), indent=2) + "\n"
+            with self._writing("the run config", run_dir / CONFIG_FILE):
+                atomic_write(run_dir / CONFIG_FILE, lambda p: p.write_text(config_text))
             (run_dir / METRICS_FILE).unlink(missing_ok=True)
+        self.step = step
         if self.world > 1:
             self.recipe.distribute([self.device.index] if self.device.type == "cuda" else None)
 
@@ -187,6 +230,7 @@ class Trainer:
         sample_batch = self._fixed_batch(dataset)
         start = time.perf_counter()
         window_start, window_steps = start, 0
+        unchecked: list[tuple[int, dict]] = []  # losses since the last finiteness check
         stopped = False
         try:
             while step < total and not stopped:
@@ -197,11 +241,14 @@ class Trainer:
                     for scheduler in schedulers.values():
                         scheduler.step()
                     step += 1
+                    self.step = step
                     window_steps += 1
+                    unchecked.append((step, losses))
                     if bar is not None:
                         bar.update(1)
                     at_save = step % cfg.save_every == 0 or step == total
                     if step % cfg.log_every == 0 or at_save:
+                        self._check_losses(unchecked)
                         now = time.perf_counter()
                         rate = (now - window_start) / window_steps
                         window_start, window_steps = now, 0
@@ -211,6 +258,7 @@ class Trainer:
                     if self._stop.is_set():
                         stopped = True
                     if at_save or stopped:
+                        self._check_losses(unchecked)
                         self._checkpoint(step, elapsed_before + time.perf_counter() - start)
                     if stopped or step >= total:
                         break
@@ -222,19 +270,69 @@ class Trainer:
                   model_dir=str(model_dir), seconds=elapsed_before + time.perf_counter() - start)
         return model_dir
 
+    # -- faults --------------------------------------------------------------------------------------
+    def _last_good(self) -> str:
+        if self.last_checkpoint is None:
+            return "no checkpoint was written yet"
+        step, path = self.last_checkpoint
+        return f"last good checkpoint: step {step} ({path})"
+
+    def _check_losses(self, unchecked: list[tuple[int, dict]]) -> None:
+        """Raise at the first step in `unchecked` whose losses are not finite, else empty it.
+
+        One device sync per check (at logs and checkpoints), not one per step.
+        """
+        if not unchecked:
+            return
+        values = torch.stack([value.detach().float().reshape(()) for _, losses in unchecked
+                              for value in losses.values()]).tolist()
+        position = 0
+        for step, losses in unchecked:
+            row = dict(zip(losses, values[position:position + len(losses)]))
+            position += len(losses)
+            bad = ", ".join(f"{name}={value}" for name, value in row.items() if not math.isfinite(value))
+            if bad:
+                raise TrainingError(f"non-finite loss at step {step} ({bad}); stopped; {self._last_good()}. "
+                                    "Try a lower --lr, or --no-amp.")
+        unchecked.clear()
+
+    def _check_weights(self, step: int) -> None:
+        """Never checkpoint weights that an update made inf/NaN (the loss of that step was still finite)."""
+        tensors = [t for net in self.recipe.exported_nets().values() for t in net.state_dict().values()
+                   if t.is_floating_point()]
+        if not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+            raise TrainingError(f"weights became non-finite at step {step}; stopped; {self._last_good()}. "
+                                "Try a lower --lr, or --no-amp.")
+
+    @contextlib.contextmanager
+    def _writing(self, what: str, path: Path):
+        """Turn a failed write (full disk, lost folder, no permission) into a TrainingError saying what and where."""
+        try:
+            yield
+        except OSError as e:
+            reason = "disk full" if e.errno == errno.ENOSPC else "write failed"
+            raise TrainingError(f"{reason} while writing {what} {e.filename or path}: {e.strerror or e}; stopped; "
+                                f"{self._last_good()}. Resume with --continue once fixed.") from e
+
+    def _trim_metrics(self, step: int) -> None:
+        """Drop the records a killed run logged after its last checkpoint, and a line cut short by the kill."""
+        path = self.cfg.run_dir / METRICS_FILE
+        records = [r for r in read_metrics(path) if r["step"] <= step]
+        if records:
+            self.last_losses = {k: v for k, v in records[-1].items()
+                                if k not in ("step", "epoch", "lr", "sec_per_step", "elapsed")}
+        with self._writing("metrics", path):
+            atomic_write(path, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in records)))
+
     def _log(self, step, total, epoch, losses, seconds_per_step, elapsed, bar) -> None:
         values = {name: float(value) for name, value in losses.items()}
-        bad = [name for name, value in values.items() if not math.isfinite(value)]
-        if bad:
-            raise TrainingError(f"loss {', '.join(bad)} became non-finite at step {step}; stopped. "
-                                f"The last good checkpoint is kept in {self.cfg.run_dir}. Try a lower --lr "
-                                "or --amp off.")
         self.last_losses = values
         lr = self.recipe.optimizers["G"].param_groups[0]["lr"]
         record = {"step": step, "epoch": epoch + 1, "lr": lr, "sec_per_step": round(seconds_per_step, 5),
                   "elapsed": round(elapsed, 2), **{k: round(v, 6) for k, v in values.items()}}
         if self.is_main:
-            with open(self.cfg.run_dir / METRICS_FILE, "a") as f:
+            path = self.cfg.run_dir / METRICS_FILE
+            with self._writing("metrics", path), open(path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         if bar is not None:
             bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
@@ -254,14 +352,15 @@ class Trainer:
         rows = [[to_pil(tensor[i]) for _, tensor in visuals] for i in range(visuals[0][1].shape[0])]
         grid = image_grid(rows, labels=[label for label, _ in visuals])
         path = self.cfg.run_dir / "samples" / f"step_{step:07d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        grid.save(path)
+        with self._writing("sample", path):
+            atomic_write(path, lambda p: grid.save(p, format="PNG"))
         self.emit(type="sample", step=step, path=str(path), image=grid)
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def _checkpoint(self, step: int, elapsed: float) -> None:
         if not self.is_main:
             return
+        self._check_weights(step)
         run_dir = self.cfg.run_dir
         state = {
             "step": step,
@@ -272,12 +371,20 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
             "config": self.cfg.to_dict(),
         }
-        save_training_state(run_dir / STATE_FILE, state)
+        with self._writing("checkpoint", run_dir / STATE_FILE):
+            save_training_state(run_dir / STATE_FILE, state)
+        self.last_checkpoint = (step, run_dir / STATE_FILE)
+        self._export(step, elapsed)
+        self.emit(type="checkpoint", step=step, path=str(run_dir / STATE_FILE), model_dir=str(run_dir / "model"))
+
+    def _export(self, step: int, elapsed: float) -> None:
+        """Refresh model/, the exported model (safetensors, config.json, card), from the current weights."""
         model_config = self.recipe.model_config
         model_config.training.update(self.summary(step, elapsed))
-        save_model(run_dir / "model", model_config, self.recipe.exported_nets(),
-                   card=self.model_card(model_config, step, elapsed))
-        self.emit(type="checkpoint", step=step, path=str(run_dir / STATE_FILE), model_dir=str(run_dir / "model"))
+        model_dir = self.cfg.run_dir / "model"
+        with self._writing("model", model_dir):
+            save_model(model_dir, model_config, self.recipe.exported_nets(),
+                       card=self.model_card(model_config, step, elapsed))
 
     def _load_state(self, path: Path) -> tuple[int, float]:
         state = load_training_state(path)
