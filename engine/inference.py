@@ -33,7 +33,7 @@ from .color import decode_lab, encode_lab
 from .config import ModelConfig
 from .device import pick_device
 from .images import ImageSource, open_image, to_pil, to_tensor
-from .networks import size_multiple
+from .networks import min_input_side, size_multiple
 
 DEFAULT_MAX_SIDE = 1024
 DEFAULT_BATCH_SIZE = 8
@@ -197,10 +197,12 @@ class Translator:
                 twin = self._twins[name] = _reference_twin(self.nets[name])
             return twin
 
-    def _forward(self, net: nn.Module, batch: torch.Tensor, min_side: int = 1) -> torch.Tensor:
-        """Pad to the net's size multiple, run, and crop back (outputs of input size or patch maps)."""
+    def _forward(self, net: nn.Module, batch: torch.Tensor, min_input: int = 1) -> torch.Tensor:
+        """Pad to the net's size multiple and smallest side (at least `min_input`), run, and crop back
+        (outputs of input size or patch maps)."""
         height, width = batch.shape[-2:]
-        padded, (top, left) = pad_to_multiple(batch.to(self.device, torch.float32), size_multiple(net), min_side)
+        padded, (top, left) = pad_to_multiple(batch.to(self.device, torch.float32), size_multiple(net),
+                                           max(min_input, min_input_side(net)))
         with torch.inference_mode(), self._autocast():
             out = net(padded).float()
         if out.shape[-2:] != padded.shape[-2:]:  # a patch map: bring it to pixel resolution before cropping
@@ -306,7 +308,7 @@ class Translator:
         if self.config.task != "cycle_gan":
             condition = self._resized(open_image(input_image), working)
             judged = torch.cat([self.encode(condition, "AtoB"), judged], 0)
-        logits = self._forward(self.nets[name], judged.unsqueeze(0), min_side=self.config.receptive_field or 1)
+        logits = self._forward(self.nets[name], judged.unsqueeze(0), min_input=self.config.receptive_field or 1)
         gan_mode = self.config.training.get("gan_mode", "vanilla")
         realness = logits.clamp(0, 1) if gan_mode == "lsgan" else torch.sigmoid(logits)
         if realness.shape[-2:] != (output.height, output.width):

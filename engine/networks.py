@@ -83,6 +83,7 @@ class ResnetGenerator(nn.Module):
         model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*model)
         self.size_multiple = 4
+        self.min_side = 8   # ReflectionPad2d(1) of the residual blocks needs 2x2 at 1/4 resolution
 
     def forward(self, x):
         return self.model(x)
@@ -283,3 +284,8 @@ def discriminator_name(netD: str, n_layers_D: int = 3) -> str:
 def size_multiple(net: nn.Module) -> int:
     """Input sides must be a multiple of this for the network to give a same-size output."""
     return getattr(net, "size_multiple", 1)
+
+
+def min_input_side(net: nn.Module) -> int:
+    """The smallest input side the network accepts (its reflection paddings need room)."""
+    return getattr(net, "min_side", 1)

@@ -255,15 +255,7 @@ def _call(client, endpoint, path) -> list[str]:
     return [result]
 
 
-# A ResNet generator (CycleGAN) pads its input to a multiple of 4 only, so an image at most 4 pixels
-# wide or high reaches its bottleneck 1 pixel across and torch fails there (reflection padding,
-# instance norm). The fix belongs in engine/inference.py (Translator.translate_tensor: pad to at least
-# 8 pixels, `self._forward(net, batch, min_side=8)`), outside this test's files.
-TINY_SIDE_BUG = pytest.mark.xfail(strict=True, raises=AppError,
-                                  reason="engine/inference.py: ResNet generators fail on images <= 4 px across")
-CASES = [pytest.param(kind, endpoint, marks=TINY_SIDE_BUG if endpoint == "/stylize" and kind in
-                      ("1x1 image", "1x10000 strip", "10000x1 strip") else ())
-         for kind in KINDS for endpoint in ENDPOINTS]
+CASES = [(kind, endpoint) for kind in KINDS for endpoint in ENDPOINTS]
 
 
 @pytest.mark.parametrize("kind, endpoint", CASES)

@@ -281,3 +281,16 @@ def test_devices():
             pick_device("cuda")
         with pytest.raises(ValueError, match="no CUDA"):
             Translator.from_dir("unused", device="cuda")
+
+
+def test_resnet_generator_on_images_a_few_pixels_across():
+    """A ResNet generator's residual blocks pad by reflection at 1/4 resolution: tiny inputs are padded
+    to its smallest side first, and the output keeps the input's size."""
+    from engine import ModelConfig, Translator
+
+    config = ModelConfig(task="cycle_gan", netG="resnet_6blocks", ngf=4, norm="instance", use_dropout=False)
+    translator = Translator(config, {n: config.build_generator(n) for n in config.generator_names})
+    for size in ((1, 1), (1, 300), (300, 1), (4, 4), (5, 3)):
+        image = Image.new("RGB", size, (200, 100, 50))
+        assert translator.translate(image).size == size
+        assert translator.translate(image, direction="BtoA").size == size
