@@ -15,7 +15,7 @@ OFFLINE_ENV = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
 }
 DEFAULT_MAX_SIDE = 1024   # long side of photos the app works on (larger uploads are scaled down)
-DEFAULT_MAX_UPLOAD_MB = 25
+DEFAULT_MAX_UPLOAD_MB = 25   # every upload where training is off
 MAX_UPLOAD_ENV = "I2I_MAX_UPLOAD_MB"
 
 logger = logging.getLogger("demos")
@@ -64,10 +64,14 @@ def max_side() -> int:
 
 
 def max_upload_bytes() -> int:
-    """The upload size limit in bytes: $I2I_MAX_UPLOAD_MB megabytes (may be fractional), else 25 MB."""
+    """Gradio's limit for any upload, in bytes: $I2I_MAX_UPLOAD_MB megabytes (may be fractional), else
+    25 MB, or 500 MB where training is enabled (dataset archives; decoding images is capped by pixels)."""
+    from .training import DEFAULT_DATASET_MB, training_enabled   # archives come through uploads too
+
     raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    default = DEFAULT_DATASET_MB if training_enabled()[0] else DEFAULT_MAX_UPLOAD_MB
     try:
-        megabytes = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
+        megabytes = float(raw) if raw else default
     except ValueError:
         megabytes = 0
     if not megabytes > 0:

@@ -11,7 +11,7 @@ from PIL import Image
 from . import common
 from .common import guarded
 from .training import (ACTIVE_STATES, NET_D, PRESET_NOTES, PRESETS, TASKS, data_roots, local_data_allowed, manager,
-                       max_upload_bytes, model_zip, named_datasets, preset_options, push_model, read_metrics,
+                       max_dataset_bytes, model_zip, named_datasets, preset_options, push_model, read_metrics,
                        trained_models, training_enabled)
 
 EXPLANATION = """
@@ -241,7 +241,7 @@ def build(demo: gr.Blocks) -> None:
     default_data = next((d for d in datasets if Path(d).name == "facades"), datasets[0] if datasets else "")
     names = sorted(set(named_datasets("pix2pix")) | set(named_datasets("cycle_gan")))
     first = preset_options("pix2pix", "CPU-tiny")
-    upload_limit = min(max_upload_bytes(), common.max_upload_bytes())   # ours and Gradio's (every upload)
+    upload_limit = min(max_dataset_bytes(), common.max_upload_bytes())   # ours and Gradio's (every upload)
     with gr.Tab("Train", id="train") as tab:
         if not enabled:
             gr.Markdown(f"**{why}**", elem_id="train-disabled")

@@ -46,7 +46,7 @@ NET_D = ("basic", "n_layers", "pixel", "none")
 STOP_GRACE_SECONDS = 30.0
 WATCH_SECONDS = 0.5
 ACTIVE_STATES = ("starting", "running", "stopping")
-DEFAULT_UPLOAD_MB = 500
+DEFAULT_DATASET_MB = 500
 EXPANSION = 4                       # an archive may expand to this many times its size limit
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAX_STEPS = 10_000_000
@@ -146,13 +146,14 @@ def check_dataroot(path: str) -> Path:
     return resolved
 
 
-def max_upload_bytes() -> int:
+def max_dataset_bytes() -> int:
+    """The largest dataset archive accepted, in bytes: $I2I_MAX_DATASET_MB megabytes, else 500 MB."""
     try:
-        megabytes = float(os.environ.get("I2I_MAX_DATASET_MB", "") or DEFAULT_UPLOAD_MB)
+        megabytes = float(os.environ.get("I2I_MAX_DATASET_MB", "") or DEFAULT_DATASET_MB)
     except ValueError:
-        megabytes = DEFAULT_UPLOAD_MB
+        megabytes = DEFAULT_DATASET_MB
     if not math.isfinite(megabytes) or megabytes <= 0:
-        megabytes = DEFAULT_UPLOAD_MB
+        megabytes = DEFAULT_DATASET_MB
     return int(megabytes * 2**20)
 
 
@@ -171,7 +172,7 @@ def extract_upload(archive: str | Path) -> Path:
     path = Path(archive)
     if not path.is_file():
         raise ValueError("the uploaded archive is missing; upload it again")
-    size, limit = path.stat().st_size, max_upload_bytes()
+    size, limit = path.stat().st_size, max_dataset_bytes()
     if size == 0:
         raise ValueError(f"{path.name} is empty (0 bytes); upload a zip of images")
     if size > limit:

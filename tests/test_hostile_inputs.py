@@ -307,9 +307,15 @@ def test_pixel_limit_is_read_per_request(client, files, monkeypatch):
 
 def test_upload_limit_setting(monkeypatch):
     from demos.common import DEFAULT_MAX_UPLOAD_MB, max_upload_bytes
+    from demos.training import DEFAULT_DATASET_MB
 
     monkeypatch.delenv("I2I_MAX_UPLOAD_MB", raising=False)
-    assert max_upload_bytes() == DEFAULT_MAX_UPLOAD_MB << 20
+    monkeypatch.delenv("I2I_ENABLE_TRAINING", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert max_upload_bytes() == DEFAULT_DATASET_MB << 20   # local: dataset archives too
+    monkeypatch.setenv("SPACE_ID", "someone/studio")
+    assert max_upload_bytes() == DEFAULT_MAX_UPLOAD_MB << 20            # hosted, no training: photos only
+    monkeypatch.delenv("SPACE_ID")
     monkeypatch.setenv("I2I_MAX_UPLOAD_MB", "0.5")
     assert max_upload_bytes() == 1 << 19
     for bad in ("lots", "0", "-3"):

@@ -201,14 +201,19 @@ def test_absurd_lr_never_checkpoints_infinite_weights(datasets_dir, tmp_path):
 
 
 class FullDisk:
-    """A file on a disk that fills up: a write stores half its data, then fails with ENOSPC."""
+    """A file on a disk with `disk["free"]` bytes left: a write that does not fit stores what fits, then
+    fails with ENOSPC (torch.save turns a failure after its first write into an obscure RuntimeError)."""
 
-    def __init__(self, f):
-        self.f = f
+    def __init__(self, f, disk: dict):
+        self.f, self.disk = f, disk
 
     def write(self, data):
-        self.f.write(data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        room = self.disk["free"]
+        self.f.write(data[:room])
+        self.disk["free"] = max(0, room - len(data))
+        if len(data) > room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return len(data)
 
     def __getattr__(self, name):
         return getattr(self.f, name)
@@ -221,14 +226,14 @@ class FullDisk:
 
 
 def fill_disk_for(monkeypatch, name_part: str) -> dict:
-    """Writes to files whose name holds `name_part` fail once `disk["full"]` is set."""
-    disk = {"full": False}
+    """Files whose name holds `name_part` get only `disk["free"]` more bytes once it is set (None: no limit)."""
+    disk = {"free": None}
     real_open = io.open
 
     def open_(file, mode="r", *args, **kwargs):
         f = real_open(file, mode, *args, **kwargs)
-        if disk["full"] and name_part in os.fspath(file) and ("w" in mode or "a" in mode):
-            return FullDisk(f)
+        if disk["free"] is not None and name_part in os.fspath(file) and ("w" in mode or "a" in mode):
+            return FullDisk(f, disk)
         return f
     monkeypatch.setattr("builtins.open", open_)
     monkeypatch.setattr(io, "open", open_)
@@ -248,7 +253,8 @@ def test_disk_full_stops_clearly_and_resume_goes_on(datasets_dir, tmp_path, monk
 
     def on_event(event):
         events.append(event)
-        disk["full"] |= event["type"] == "checkpoint"  # from the first checkpoint (step 4) on
+        if event["type"] == "checkpoint" and disk["free"] is None:  # the disk fills up after step 4
+            disk["free"] = 100
     cfg = TrainConfig(**options(datasets_dir, tmp_path))
     with pytest.raises(TrainingError) as failure:
         Trainer(cfg, on_event=on_event, progress=False).run()
@@ -262,7 +268,7 @@ def test_disk_full_stops_clearly_and_resume_goes_on(datasets_dir, tmp_path, monk
     assert torch.load(run / "state.pt", weights_only=True)["step"] == last_good
     assert load_model(run / "model")[0].training["steps"] == 4
 
-    disk["full"] = False
+    disk["free"] = None
     Trainer(cfg, resume=True, progress=False).run()
     assert torch.load(run / "state.pt", weights_only=True)["step"] == 8
     assert load_model(run / "model")[0].training["steps"] == 8
@@ -274,7 +280,7 @@ def test_cli_reports_a_fault_in_one_line_with_nonzero_exit(datasets_dir, tmp_pat
     if fault == "nan":
         poison_batches_from(monkeypatch, 3)
     else:
-        fill_disk_for(monkeypatch, "metrics.jsonl")["full"] = True
+        fill_disk_for(monkeypatch, "metrics.jsonl")["free"] = 0
     code = main(["train", *flags(options(datasets_dir, tmp_path)), "--quiet"])
     err = capsys.readouterr().err.strip()
     expected = "error: non-finite loss at step 3" if fault == "nan" else "error: disk full while writing metrics"
