@@ -43,13 +43,21 @@ def palette_legend_html() -> str:
 
 
 # -- doodles -----------------------------------------------------------------------------------------
-def random_doodle(seed: int | None = None, size: int = 512, width: int = 3) -> Image.Image:
-    """A simple line drawing (house, sun, tree, flower, cat face, mountains, cup...): black on white."""
+def random_doodle(seed: int | None = None, size: int = 512, width: int = 3, subject: str | None = None
+                  ) -> Image.Image:
+    """A simple line drawing (house, sun, tree, flower, cat face, mountains, cup...): black on white.
+
+    `subject` "cat" draws only a cat face, filling the canvas as in a close-up cat photo."""
     rng = random.Random(seed)
     img = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(img)
-    kinds = [_house, _tree, _flower, _cat_face, _mountains, _cup, _sun]
-    rng.choice(kinds[:6])(draw, rng, size, width)
+    if subject == "cat":
+        _cat_face(draw, rng, size, width)
+        return img
+    if subject is not None:
+        raise ValueError(f"unknown doodle subject {subject!r} (known: cat)")
+    kinds = [_house, _tree, _flower, _cat_face, _mountains, _cup]
+    rng.choice(kinds)(draw, rng, size, width)
     if rng.random() < 0.6:
         extra = rng.choice([_sun, _clouds])
         extra(draw, rng, size, width)

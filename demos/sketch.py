@@ -86,8 +86,14 @@ def facade_api(labels, model: str = ""):
     return translate(entry, image, size=network_size(entry))
 
 
-def random_sketch():
-    return random_doodle(random.randrange(1 << 30), size=CANVAS)
+def random_sketch(model_name=None):
+    """A random doodle for the canvas: a cat face for a cat model, else any simple drawing."""
+    try:
+        entry = registry.get("sketch", model_name or None)
+        about = f"{entry.name} {entry.title} {entry.description}".lower()
+    except LookupError:   # no sketch model (yet): any drawing will do
+        about = ""
+    return random_doodle(random.randrange(1 << 30), size=CANVAS, subject="cat" if "cat" in about else None)
 
 
 def random_labels():
@@ -165,7 +171,7 @@ def build(demo: gr.Blocks) -> None:
                 show_progress="minimal", api_visibility="private")
     canvas.change(render_canvas, [canvas, model], [photo, info], **live)
     model.change(render_canvas, [canvas, model], [photo, info], **live)
-    example_btn.click(random_sketch, None, canvas, api_visibility="private", queue=False)
+    example_btn.click(random_sketch, model, canvas, api_visibility="private", queue=False)
     photo.change(lambda image: save_png(image, "sketch_photo"), photo, save, api_visibility="private", queue=False)
 
     facade_canvas.change(render_facade, [facade_canvas, facade_model], [facade_photo, facade_info], **live)

@@ -315,3 +315,17 @@ def test_models_come_from_the_zoo_when_no_weights_dir_is_set(server, monkeypatch
         monkeypatch.undo()
         registry.refresh()
         zoo.clear_memory_cache()
+
+
+def test_random_sketch_draws_a_cat_for_a_cat_model(server, monkeypatch):
+    from demos import sketch
+    from demos.examples import random_doodle
+    from demos.models import registry
+
+    entry = registry.get("sketch", None)
+    monkeypatch.setattr(entry, "description", "Sketch -> cat photo")
+    monkeypatch.setattr(sketch.random, "randrange", lambda _: 5)
+    assert list(sketch.random_sketch(entry.name).getdata()) == list(random_doodle(5, 512, subject="cat").getdata())
+    monkeypatch.setattr(entry, "description", "Sketch -> shoe photo")
+    assert list(sketch.random_sketch(entry.name).getdata()) == list(random_doodle(5, 512).getdata())
+    assert sketch.random_sketch("no_such_model").size == (512, 512)
