@@ -310,8 +310,8 @@ class Trainer:
         try:
             yield
         except OSError as e:
-            reason = "disk full" if e.errno == errno.ENOSPC else "write failed"
-            raise TrainingError(f"{reason} while writing {what} {e.filename or path}: {e.strerror or e}; stopped; "
+            reason = "disk full while writing" if e.errno == errno.ENOSPC else "failed writing"
+            raise TrainingError(f"{reason} {what} {e.filename or path}: {e.strerror or e}; stopped; "
                                 f"{self._last_good()}. Resume with --continue once fixed.") from e
 
     def _trim_metrics(self, step: int) -> None:

@@ -50,6 +50,15 @@ sys.exit(main(["train", *sys.argv[1:]]))
 """
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks train faster on one thread, and far faster on a busy machine; the killed jobs use one too."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def options(datasets_dir, tmp_path, **overrides) -> dict:
     values = dict(dataroot=str(datasets_dir / "facades"), direction="BtoA", netG="unet_5", ngf=4, ndf=4,
                   load_size=40, crop_size=32, max_items=8, max_steps=8, save_every=4, sample_every=4, log_every=1,
