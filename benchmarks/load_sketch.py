@@ -32,7 +32,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from tiny_models import free_port, make_tiny_models  # noqa: E402
+from app_harness import free_port, make_tiny_models  # noqa: E402
 
 MAX_RSS_GROWTH = 0.10
 SETTLE_SECONDS = 5.0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import DATASETS, REPO
-from tiny_models import free_port, make_tiny_models
+from app_harness import make_tiny_models, running_app
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -34,36 +34,11 @@ FACADES = DATASETS / "facades"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app")
-    weights = tmp / "weights"
-    make_tiny_models(weights)
-    env = pytest.MonkeyPatch()
-    env.setenv("I2I_WEIGHTS_DIR", str(weights))
-    env.setenv("I2I_RUNS_DIR", str(tmp / "runs"))
-    env.setenv("I2I_DATA_ROOTS", os.pathsep.join([str(DATASETS), str(tmp / "data")]))
-    env.setenv("I2I_TRAIN_THREADS", "1")
-    env.delenv("SPACE_ID", raising=False)
-    env.delenv("I2I_ENABLE_TRAINING", raising=False)
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-
-    import app
-    from demos import training
-    from demos.models import registry
-
-    registry.refresh()
-    demo = app.build_app()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                **app.launch_kwargs())
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "tmp": tmp}
-    finally:
-        training.manager.shutdown()
-        demo.close()
-        registry.refresh()
-        torch.set_num_threads(threads)
-        env.undo()
+    env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(tmp / "runs"),
+           "I2I_DATA_ROOTS": os.pathsep.join([str(DATASETS), str(tmp / "data")]), "I2I_TRAIN_THREADS": "1",
+           "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
+    with running_app(env) as (url, _):
+        yield {"url": url, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")

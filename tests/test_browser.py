@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATASETS, REPO
-from tiny_models import free_port, make_tiny_models
+from app_harness import free_port, make_tiny_models
 
 CHROMIUM = os.environ.get("I2I_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from tiny_models import free_port, make_tiny_models
+from app_harness import make_tiny_models, running_app
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -175,31 +175,11 @@ def _assert_clean_error(message: str, *fragments: str) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    env = pytest.MonkeyPatch()
-    env.setenv("I2I_WEIGHTS_DIR", str(make_tiny_models(tmp / "weights")))
-    env.setenv("I2I_RUNS_DIR", str(tmp / "runs"))
-    env.setenv("I2I_MAX_UPLOAD_MB", str(UPLOAD_MB))
-    for key in ("I2I_MAX_SIDE", "I2I_COMPARE_SIDE", "I2I_MAX_IMAGE_PIXELS"):
-        env.delenv(key, raising=False)
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-
-    import app
-    from demos.models import registry
-
-    registry.refresh()
-    demo = app.build_app()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                **app.launch_kwargs())
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "tmp": tmp}
-    finally:
-        demo.close()
-        registry.refresh()
-        torch.set_num_threads(threads)
-        env.undo()
+    env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(tmp / "runs"),
+           "I2I_MAX_UPLOAD_MB": str(UPLOAD_MB)}
+    env.update(dict.fromkeys(("I2I_MAX_SIDE", "I2I_COMPARE_SIDE", "I2I_MAX_IMAGE_PIXELS")))
+    with running_app(env) as (url, _):
+        yield {"url": url, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATASETS, REPO
-from tiny_models import free_port, make_tiny_models
+from app_harness import make_tiny_models, running_app
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -70,25 +70,11 @@ def server(tmp_path_factory):
     (runs / "job" / "state.pt").write_bytes(b"private training state")
     (tmp / "public").mkdir()
     (tmp / "public" / "note.txt").write_text("a file the operator chose to share")
-    env = pytest.MonkeyPatch()
-    env.setenv("I2I_WEIGHTS_DIR", str(make_tiny_models(tmp / "weights")))
-    env.setenv("I2I_RUNS_DIR", str(runs))
-    for key in ("I2I_DATA_ROOTS", "SPACE_ID", "I2I_ENABLE_TRAINING", "GRADIO_ALLOWED_PATHS", "GRADIO_BLOCKED_PATHS"):
-        env.delenv(key, raising=False)
-    import app
-    from demos.models import registry
-
-    registry.refresh()
-    demo = app.build_app()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                **app.launch_kwargs())
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "tmp": tmp, "demo": demo}
-    finally:
-        demo.close()
-        registry.refresh()
-        env.undo()
+    env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(runs)}
+    env.update(dict.fromkeys(("I2I_DATA_ROOTS", "SPACE_ID", "I2I_ENABLE_TRAINING", "GRADIO_ALLOWED_PATHS",
+                              "GRADIO_BLOCKED_PATHS")))
+    with running_app(env) as (url, demo):
+        yield {"url": url.rstrip("/"), "tmp": tmp, "demo": demo}
 
 
 def _dataset_file() -> Path | None:

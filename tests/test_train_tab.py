@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import DATASETS, REPO
-from tiny_models import free_port
+from app_harness import running_app
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -30,33 +30,15 @@ TINY = dict(task="pix2pix", preset="CPU-tiny", ngf=4, crop_size=64, net_g="unet_
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train_tab")
-    env = pytest.MonkeyPatch()
     (tmp / "weights").mkdir()
     (tmp / "data").mkdir()
-    env.setenv("I2I_WEIGHTS_DIR", str(tmp / "weights"))
-    env.setenv("I2I_RUNS_DIR", str(tmp / "runs"))
-    env.setenv("I2I_DATA_ROOTS", os.pathsep.join([str(DATASETS), str(tmp / "data")]))
-    env.setenv("I2I_DATASETS_DIR", str(tmp / "cache"))
-    env.setenv("I2I_TRAIN_THREADS", "1")
-    for key in ("SPACE_ID", "I2I_ENABLE_TRAINING", "I2I_ALLOW_LOCAL_DATA", "I2I_UPLOADS_DIR", "I2I_MAX_DATASET_MB"):
-        env.delenv(key, raising=False)
-
-    import app
-    from demos import training
-    from demos.models import registry
-
-    registry.refresh()
-    demo = app.build_app()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                **app.launch_kwargs())
-    try:
-        yield {"url": f"http://127.0.0.1:{port}/", "tmp": tmp}
-    finally:
-        training.manager.shutdown()
-        demo.close()
-        registry.refresh()
-        env.undo()
+    env = {"I2I_WEIGHTS_DIR": str(tmp / "weights"), "I2I_RUNS_DIR": str(tmp / "runs"),
+           "I2I_DATA_ROOTS": os.pathsep.join([str(DATASETS), str(tmp / "data")]),
+           "I2I_DATASETS_DIR": str(tmp / "cache"), "I2I_TRAIN_THREADS": "1"}
+    env.update(dict.fromkeys(("SPACE_ID", "I2I_ENABLE_TRAINING", "I2I_ALLOW_LOCAL_DATA", "I2I_UPLOADS_DIR",
+                              "I2I_MAX_DATASET_MB")))
+    with running_app(env) as (url, _):
+        yield {"url": url, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,12 @@
-"""Tiny randomly initialized models for every tab of the app, and a free loopback port: shared by the
-API tests (in-process server) and the browser tests (`python app.py` in a subprocess)."""
+"""Test harness for the app: tiny randomly initialized models for every tab, a free loopback port, and
+the app launched in this process (API, hostile-input, security and Train-tab tests; the browser tests
+run `python app.py` in a subprocess instead)."""
+import contextlib
 import socket
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 
 def make_tiny_models(root: Path) -> Path:
@@ -40,3 +45,37 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str | None]) -> Iterator[tuple[str, object]]:
+    """The app built and launched in this process on a free 127.0.0.1 port, with `env` set (None
+    unsets a variable) and torch on one thread while it runs. Yields (url ending in "/", demo)."""
+    import torch
+
+    patch = pytest.MonkeyPatch()
+    for key, value in env.items():
+        if value is None:
+            patch.delenv(key, raising=False)
+        else:
+            patch.setenv(key, value)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    import app
+    from demos import training
+    from demos.models import registry
+
+    registry.refresh()
+    demo = app.build_app()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                **app.launch_kwargs())
+    try:
+        yield f"http://127.0.0.1:{port}/", demo
+    finally:
+        training.manager.shutdown()
+        demo.close()
+        registry.refresh()
+        torch.set_num_threads(threads)
+        patch.undo()
