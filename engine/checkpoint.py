@@ -5,11 +5,12 @@ implementation's format, and our training state) are read with `torch.load(weigh
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from safetensors.torch import load_file, save
@@ -77,6 +78,45 @@ def remove_stale_temps(directory: str | Path) -> list[Path]:
         else:
             p.unlink(missing_ok=True)
     return stale
+
+
+LOCK_FILE = ".lock"
+
+
+class RunInUse(RuntimeError):
+    """Another process is training in this run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(directory: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on a run directory while training in it (RunInUse if another process does).
+
+    The lock is an flock on `directory/.lock`, so the kernel drops it when its process dies: a killed
+    run never leaves a stale lock. Where flock does not exist (Windows), runs are not locked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise RunInUse(f"run {directory} is in use by another training process (pid {holder}); "
+                           "wait for it to end or stop it first") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _KeepWriteError:

@@ -25,7 +25,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoint import atomic_write, load_training_state, remove_stale_temps, save_model, save_training_state
+from .checkpoint import (atomic_write, load_training_state, remove_stale_temps, run_lock, save_model,
+                         save_training_state)
 from .config import TrainConfig
 from .data import build_dataset
 from .device import describe_device, pick_device
@@ -177,8 +178,12 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> Path:
+        """Train (or resume) to the end or to stop(); the exported model directory. One process at a time
+        trains in a run directory (RunInUse otherwise)."""
         try:
-            return self._train()
+            main = int(os.environ.get("RANK", "0")) == 0   # torchrun's rank, before the group exists
+            with run_lock(self.cfg.run_dir) if main else contextlib.nullcontext():
+                return self._train()
         except Exception as e:
             self.emit(type="failed", step=self.step, message=" ".join(str(e).split()))
             raise

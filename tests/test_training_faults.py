@@ -308,3 +308,25 @@ def test_resume_after_a_metrics_line_cut_by_a_crash(datasets_dir, tmp_path):
     Trainer(cfg, resume=True, progress=False).run()
     lines = metrics.read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == list(range(1, 9))
+
+
+def test_a_run_directory_trains_in_one_process_at_a_time(tmp_path):
+    """A second trainer on a run that another process holds fails at once and names the holder; the lock
+    goes with its process, even a killed one."""
+    from engine.checkpoint import RunInUse, run_lock
+
+    run = tmp_path / "runs" / "busy"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nsys.path.insert(0, sys.argv[1])\n"
+                               "from engine.checkpoint import run_lock\n"
+                               "with run_lock(sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(60)",
+                               str(REPO), str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunInUse, match=f"pid {holder.pid}"):
+            with run_lock(run):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_lock(run):   # released by the kernel when its holder died
+        pass
