@@ -90,7 +90,8 @@ def colorize_sheet() -> None:
 
 def style_sheet() -> None:
     """Public-domain photos through each embedded CycleGAN, with the cycle reconstruction."""
-    for name, direction, label in (("monet2photo", "BtoA", "photo -> Monet"), ("horse2zebra", "AtoB", "horse -> zebra")):
+    for name, direction, label in (("studio_monet2photo", "BtoA", "photo -> Monet"),
+                                   ("studio_horse2zebra", "AtoB", "horse -> zebra")):
         if not (WEIGHTS / name).is_dir():
             print(f"skipped {name}: not in weights/")
             continue
@@ -100,7 +101,8 @@ def style_sheet() -> None:
             photo = public_photo(photo_name)
             fake, reconstruction = translator.cycle(photo, direction)
             rows.append([photo, fake, reconstruction])
-        save(image_grid(rows, labels=["photo (public domain)", label, "cycle reconstruction"]), name)
+        save(image_grid(rows, labels=["photo (public domain)", label, "cycle reconstruction"]),
+             name.removeprefix("studio_"))
 
 
 SHEETS = {"sketch": sketch_sheet, "facade": facade_sheet, "colorize": colorize_sheet, "style": style_sheet}

@@ -537,6 +537,9 @@ def add_to_manifest(model_dir: str | Path, *, manifest_file: str | Path | None =
         models = manifest["models"]
         for index, item in enumerate(models):
             if isinstance(item, dict) and item.get("name") == name:
+                if item.get("source", "embedded") != "embedded":
+                    raise ZooError(f"{name!r} is the name of a {item.get('source')} model in {manifest_file}; "
+                                   "give the embedded model another name (e.g. studio_" + name + ")")
                 models[index] = record
                 break
         else:

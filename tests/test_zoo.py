@@ -351,6 +351,12 @@ def test_add_to_manifest_rejects_bad_input(env, tmp_path):
         zoo.add_to_manifest(model_dir, manifest_file=env.manifest, colour="red")
     entry = zoo.add_to_manifest(model_dir, manifest_file=env.manifest, tab="facade")
     assert entry["path"] == str(model_dir.resolve()) and entry["tab"] == "facade"
+    published = json.loads(env.manifest.read_text())["models"][-1]
+    assert published["source"] != "embedded"
+    before = env.manifest.read_text()
+    with pytest.raises(zoo.ZooError, match="another name"):   # an embedded model never replaces a published one
+        zoo.add_to_manifest(model_dir, manifest_file=env.manifest, name=published["name"])
+    assert env.manifest.read_text() == before
 
 
 def test_missing_embedded_model_is_unavailable(env):
