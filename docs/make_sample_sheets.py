@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "docs"))
 
-from demos.examples import random_doodle, random_facade  # noqa: E402
+from demos.examples import example_photo, random_doodle, random_facade  # noqa: E402
 from engine import Translator  # noqa: E402
 from engine.edges import sketch_from_photo  # noqa: E402
 from engine.images import image_grid, open_image  # noqa: E402
@@ -41,6 +41,18 @@ def square(image: Image.Image, side: int = SIDE) -> Image.Image:
 
 def public_photo(name: str) -> Image.Image:
     return square(open_image(getattr(data, name)()))
+
+
+def horse_scene(seed: int, coat: tuple[int, int, int]) -> Image.Image:
+    """scikit-image's public-domain horse silhouette, given a coat color, on one of our synthetic landscapes."""
+    import numpy as np
+
+    scene = example_photo(seed, size=(SIDE, SIDE))
+    horse = Image.fromarray(~data.horse()).resize((SIDE * 3 // 4, SIDE * 3 * 328 // (4 * 400)), Image.Resampling.NEAREST)
+    shade = np.linspace(0.75, 1.1, horse.height)[:, None, None] * np.array(coat)[None, None, :]
+    coat_image = Image.fromarray(np.clip(np.broadcast_to(shade, (horse.height, horse.width, 3)), 0, 255).astype(np.uint8))
+    scene.paste(coat_image, (SIDE // 8, SIDE - horse.height - SIDE // 10), horse)
+    return scene
 
 
 def model(name: str) -> Translator:
@@ -89,19 +101,21 @@ def colorize_sheet() -> None:
 
 
 def style_sheet() -> None:
-    """Public-domain photos through each embedded CycleGAN, with the cycle reconstruction."""
-    for name, direction, label in (("studio_monet2photo", "BtoA", "photo -> Monet"),
-                                   ("studio_horse2zebra", "AtoB", "horse -> zebra")):
+    """Public-domain photos (for horses: the public-domain silhouette on our own landscapes) through each
+    embedded CycleGAN, with the cycle reconstruction."""
+    horses = [horse_scene(3, (92, 56, 34)), horse_scene(8, (40, 30, 25)), horse_scene(12, (200, 190, 175))]
+    photos = [public_photo(name) for name in PUBLIC_DOMAIN_PHOTOS]
+    for name, direction, label, inputs in (("studio_monet2photo", "BtoA", "photo -> Monet", photos),
+                                           ("studio_horse2zebra", "AtoB", "horse -> zebra", horses + photos[:1])):
         if not (WEIGHTS / name).is_dir():
             print(f"skipped {name}: not in weights/")
             continue
         translator = model(name)
         rows = []
-        for photo_name in PUBLIC_DOMAIN_PHOTOS:
-            photo = public_photo(photo_name)
+        for photo in inputs:
             fake, reconstruction = translator.cycle(photo, direction)
             rows.append([photo, fake, reconstruction])
-        save(image_grid(rows, labels=["photo (public domain)", label, "cycle reconstruction"]),
+        save(image_grid(rows, labels=["input (public domain / ours)", label, "cycle reconstruction"]),
              name.removeprefix("studio_"))
 
 
