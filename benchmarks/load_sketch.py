@@ -4,7 +4,7 @@
 
 Starts `python app.py` on a free 127.0.0.1 port (with the models it finds by default: weights/, the
 zoo's cache and trained runs, see docs/app.md; or with `--tiny` tiny random models from
-tests/tiny_models.py), warms it up with one call per client, then
+tests/app_harness.py), warms it up with one call per client, then
 runs `--clients` gradio_client clients in parallel, each making `--calls` `/sketch` calls with a
 256x256 drawing. When weights/ has no sketch model it says so and loads `/facade` instead.
 Reports errors, latency percentiles, throughput and the server's resident memory (VmRSS) before the
@@ -141,7 +141,7 @@ def pick_endpoint(url: str, folder: Path) -> tuple[str, Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny random models (tests/tiny_models.py)")
+    parser.add_argument("--tiny", action="store_true", help="tiny random models (tests/app_harness.py)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--calls", type=int, default=20, help="calls per client")
     parser.add_argument("--deadline", type=float, default=540, help="hard limit for the whole run, seconds")
@@ -168,7 +168,7 @@ def main() -> int:
     errors = warm["errors"] + result["errors"]
     lat = result["latencies"]
     print(f"{api_name}: {args.clients} clients x {args.calls} calls, models: "
-          f"{'tiny (tests/tiny_models.py)' if args.tiny else 'the app default (weights/, zoo cache, runs/)'}")
+          f"{'tiny (tests/app_harness.py)' if args.tiny else 'the app default (weights/, zoo cache, runs/)'}")
     print(f"calls ok {len(lat)}, errors {len(errors)}, wall {result['wall_s']:.1f} s, "
           f"throughput {result['throughput']:.2f} calls/s")
     if lat:
