@@ -16,69 +16,23 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-OFFLINE = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-os.environ.update(OFFLINE)
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from app_harness import OFFLINE_ENV, memory_mib, start_app_process, stop_app_process  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(port: int, log_path: Path) -> tuple[subprocess.Popen, float]:
-    """`python app.py` on `port`; returns the process and the seconds until its first HTTP 200."""
-    env = dict(os.environ, PORT=str(port), **OFFLINE)
-    t0 = time.perf_counter()
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    deadline = t0 + 120
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
-                if response.status == 200:
-                    return process, time.perf_counter() - t0
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("app.py gave no HTTP 200 within 120 s")
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def memory_mib(pid: int) -> dict:
-    """Resident memory now and at its peak (VmRSS, VmHWM) in MiB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = round(int(value.split()[0]) / 1024, 1)
-    return fields
+os.environ.update(OFFLINE_ENV)
 
 
 def drawing(path: Path, seed: int) -> Path:
     from PIL import Image
 
-    sys.path.insert(0, str(REPO))
     from demos.examples import random_doodle
 
     random_doodle(seed, size=256).convert("RGB").resize((256, 256), Image.LANCZOS).save(path)
@@ -87,7 +41,6 @@ def drawing(path: Path, seed: int) -> Path:
 
 def load_every_model(client, folder: Path) -> list[str]:
     """Call every endpoint once per embedded model so that all of them are loaded."""
-    sys.path.insert(0, str(REPO))
     from gradio_client import handle_file
 
     from demos.examples import example_photo, random_facade
@@ -224,7 +177,6 @@ def engine_latency(calls: int) -> dict:
     import torch
     from PIL import Image
 
-    sys.path.insert(0, str(REPO))
     from demos.models import registry
     from demos.render import network_size
 
@@ -259,22 +211,21 @@ def main() -> int:
                "startup_s": []}
     process = None
     for i in range(args.starts):
-        port = free_port()
-        process, seconds = start_app(port, folder / f"app{i}.log")
+        process, url, seconds = start_app_process({}, folder / f"app{i}.log")
         results["startup_s"].append(round(seconds, 2))
         if i < args.starts - 1:
-            stop_app(process)
+            stop_app_process(process)
     try:
         results["memory_after_start_mib"] = memory_mib(process.pid)
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(folder / "downloads"))
+        client = Client(url, verbose=False, download_files=str(folder / "downloads"))
         results["models_loaded"] = load_every_model(client, folder)
         results["memory_all_models_mib"] = memory_mib(process.pid)
-        results["sketch_round_trip_page_protocol"] = raw_latency(f"http://127.0.0.1:{port}/", folder, args.calls)
+        results["sketch_round_trip_page_protocol"] = raw_latency(url, folder, args.calls)
         results["sketch_round_trip_gradio_client"] = stroke_latency(client, folder, args.calls)
-        results["sketch_stroke_in_browser"] = browser_latency(f"http://127.0.0.1:{port}/", min(args.calls, 30))
+        results["sketch_stroke_in_browser"] = browser_latency(url, min(args.calls, 30))
         results["memory_after_calls_mib"] = memory_mib(process.pid)
     finally:
-        stop_app(process)
+        stop_app_process(process)
     results["sketch_model_only"] = engine_latency(args.calls)
     print(json.dumps(results, indent=2))
     if args.json:

@@ -16,65 +16,26 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-OFFLINE = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-os.environ.update(OFFLINE)
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from app_harness import (OFFLINE_ENV, make_tiny_models, memory_mib, start_app_process,  # noqa: E402
+                         stop_app_process)
+
+os.environ.update(OFFLINE_ENV)
 
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from app_harness import free_port, make_tiny_models  # noqa: E402
 
 MAX_RSS_GROWTH = 0.10
 SETTLE_SECONDS = 5.0
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MiB, from /proc/<pid>/status (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def start_app(port: int, weights: Path | None, log_path: Path, timeout: float) -> subprocess.Popen:
-    """`python app.py` on 127.0.0.1:`port`, returned once it answers HTTP (or raise)."""
-    env = dict(os.environ, PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
-    env.pop("I2I_WEIGHTS_DIR", None)
-    if weights is not None:
-        env["I2I_WEIGHTS_DIR"] = str(weights)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.5)
-    stop_app(process)
-    raise RuntimeError(f"app.py did not answer within {timeout:.0f} s; see {log_path}")
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run_load(url: str, api_name: str, image: Path, clients: int, calls: int, deadline: float,
@@ -150,20 +111,19 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="load_sketch_") as tmp:
         tmp = Path(tmp)
-        weights = make_tiny_models(tmp / "weights") if args.tiny else None
-        port = free_port()
-        process = start_app(port, weights, tmp / "app.log", timeout=min(120, args.deadline))
+        weights = str(make_tiny_models(tmp / "weights")) if args.tiny else None
+        process, url, _ = start_app_process({"I2I_WEIGHTS_DIR": weights}, tmp / "app.log",
+                                            timeout=min(120, args.deadline))
         try:
-            url = f"http://127.0.0.1:{port}/"
             api_name, image = pick_endpoint(url, tmp)
             warm = run_load(url, api_name, image, args.clients, 1, hard_deadline, tmp / "warm")
-            before = rss_mb(process.pid)
+            before = memory_mib(process.pid)["VmRSS"]
             result = run_load(url, api_name, image, args.clients, args.calls, hard_deadline, tmp / "load")
-            after = rss_mb(process.pid)
+            after = memory_mib(process.pid)["VmRSS"]
             time.sleep(min(SETTLE_SECONDS, max(0.0, hard_deadline - time.monotonic())))
-            settled = rss_mb(process.pid)
+            settled = memory_mib(process.pid)["VmRSS"]
         finally:
-            stop_app(process)
+            stop_app_process(process)
 
     errors = warm["errors"] + result["errors"]
     lat = result["latencies"]

@@ -1,8 +1,13 @@
-"""Test harness for the app: tiny randomly initialized models for every tab, a free loopback port, and
-the app launched in this process (API, hostile-input, security and Train-tab tests; the browser tests
-run `python app.py` in a subprocess instead)."""
+"""Test harness for the app: tiny randomly initialized models for every tab, a free loopback port, the
+app launched in this process (API, hostile-input, security and Train-tab tests), and `python app.py`
+as a subprocess (browser tests and the benchmarks)."""
 import contextlib
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -79,3 +84,56 @@ def running_app(env: dict[str, str | None]) -> Iterator[tuple[str, object]]:
         registry.refresh()
         torch.set_num_threads(threads)
         patch.undo()
+
+
+REPO = Path(__file__).resolve().parents[1]
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+def start_app_process(env: dict[str, str | None], log_path: Path, timeout: float = 120.0
+                      ) -> tuple[subprocess.Popen, str, float]:
+    """`python app.py` (the README's command) on a free 127.0.0.1 port, with this process's environment,
+    the offline variables and `env` (None unsets). Returns (process, url ending in "/", seconds until
+    its first HTTP 200); RuntimeError with the log's tail when it exits or does not answer in time."""
+    port = free_port()
+    full_env = dict(os.environ, **OFFLINE_ENV, PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1")
+    for key, value in env.items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    start = time.perf_counter()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=full_env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return process, url, time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    stop_app_process(process)
+    raise RuntimeError(f"app.py gave no HTTP 200 in {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_app_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """Resident memory of a process now and at its peak (VmRSS, VmHWM) in MiB (Linux /proc)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return fields

@@ -7,16 +7,13 @@ skipped on a developer machine and fail in CI (CI=true), so CI can never pass wi
 """
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import DATASETS, REPO
-from app_harness import free_port, make_tiny_models
+from conftest import DATASETS
+from app_harness import make_tiny_models, start_app_process, stop_app_process
 
 CHROMIUM = os.environ.get("I2I_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,45 +32,18 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"app.py gave no HTTP 200 in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """`python app.py`, the README's command, on a free port with tiny models and a private runs folder."""
     tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = dict(os.environ, PORT=str(port), I2I_WEIGHTS_DIR=str(make_tiny_models(tmp / "weights")),
-               I2I_RUNS_DIR=str(tmp / "runs"), I2I_DATA_ROOTS=str(DATASETS), I2I_TRAIN_THREADS="1",
-               I2I_TORCH_THREADS="1", GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
-               HF_HUB_DISABLE_TELEMETRY="1", GRADIO_TEMP_DIR=str(tmp / "gradio"))
-    for key in ("SPACE_ID", "I2I_ENABLE_TRAINING"):
-        env.pop(key, None)
-    log = tmp / "app.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(tmp / "runs"),
+           "I2I_DATA_ROOTS": str(DATASETS), "I2I_TRAIN_THREADS": "1", "I2I_TORCH_THREADS": "1",
+           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
+    process, url, _ = start_app_process(env, tmp / "app.log")
     try:
-        _wait_http(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_app_process(process)
 
 
 @pytest.fixture(scope="module")
