@@ -26,3 +26,11 @@ def datasets_dir() -> Path:
     if not DATASETS.is_dir():
         pytest.fail(f"datasets not found at {DATASETS} (set I2I_SHARED)")
     return DATASETS
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    """A gradio_client Client for the module's in-process `server` fixture ({"url", "tmp"})."""
+    from gradio_client import Client
+
+    return Client(server["url"], verbose=False, download_files=str(server["tmp"] / "downloads"))

@@ -22,7 +22,7 @@ for _key, _value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
     os.environ.setdefault(_key, _value)
 
 gradio = pytest.importorskip("gradio")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -39,11 +39,6 @@ def server(tmp_path_factory):
            "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
     with running_app(env) as (url, _):
         yield {"url": url, "tmp": tmp}
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server["url"], verbose=False, download_files=str(server["tmp"] / "downloads"))
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 pytest.importorskip("gradio")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -180,11 +180,6 @@ def server(tmp_path_factory):
     env.update(dict.fromkeys(("I2I_MAX_SIDE", "I2I_COMPARE_SIDE", "I2I_MAX_IMAGE_PIXELS")))
     with running_app(env) as (url, _):
         yield {"url": url, "tmp": tmp}
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server["url"], verbose=False, download_files=str(server["tmp"] / "downloads"))
 
 
 @pytest.fixture(scope="module")

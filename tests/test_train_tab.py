@@ -19,7 +19,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 gradio = pytest.importorskip("gradio")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -39,11 +39,6 @@ def server(tmp_path_factory):
                               "I2I_MAX_DATASET_MB")))
     with running_app(env) as (url, _):
         yield {"url": url, "tmp": tmp}
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server["url"], verbose=False, download_files=str(server["tmp"] / "downloads"))
 
 
 def _png(seed: int, size=(128, 64)) -> bytes:
