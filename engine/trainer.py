@@ -183,10 +183,21 @@ class Trainer:
         try:
             main = int(os.environ.get("RANK", "0")) == 0   # torchrun's rank, before the group exists
             with run_lock(self.cfg.run_dir) if main else contextlib.nullcontext():
-                return self._train()
+                model_dir = self._train()
+            self._leave_group(wait_for_all=True)
+            return model_dir
         except Exception as e:
+            self._leave_group(wait_for_all=False)
             self.emit(type="failed", step=self.step, message=" ".join(str(e).split()))
             raise
+
+    def _leave_group(self, wait_for_all: bool) -> None:
+        """End a torchrun process group cleanly. Exiting with gloo's threads still alive, while rank 0 is
+        still writing the model, aborts the other rank ("terminate called without an active exception")."""
+        if self.world > 1 and dist.is_initialized():
+            if wait_for_all:
+                dist.barrier()
+            dist.destroy_process_group()
 
     def _train(self) -> Path:
         cfg = self.cfg
