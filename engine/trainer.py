@@ -196,7 +196,8 @@ class Trainer:
         still writing the model, aborts the other rank ("terminate called without an active exception")."""
         if self.world > 1 and dist.is_initialized():
             if wait_for_all:
-                dist.barrier()
+                on_gpu = self.device.type == "cuda"
+                dist.barrier(device_ids=[self.device.index] if on_gpu else None)
             dist.destroy_process_group()
 
     def _train(self) -> Path:
