@@ -27,10 +27,13 @@ photo with CycleGAN, and train your own model. Each tab explains the idea behind
 model it runs.
 """
 DEFAULT_PORT = 7860
+# Uploads and results in Gradio's cache: every hour, delete those older than 4 hours (a public app writes
+# a PNG per stroke; an open page keeps its downloads for an afternoon's class).
+CACHE_CLEANUP = (3600, 4 * 3600)
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             sketch.build(demo)

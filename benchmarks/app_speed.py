@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from app_harness import OFFLINE_ENV, memory_mib, start_app_process, stop_app_process  # noqa: E402
+from app_harness import (CHROMIUM, CHROMIUM_FLAGS, OFFLINE_ENV, memory_mib, start_app_process,  # noqa: E402
+                         stop_app_process)
 
 os.environ.update(OFFLINE_ENV)
 
@@ -139,22 +140,35 @@ def raw_latency(url: str, folder: Path, calls: int) -> dict:
     return summarize(times)
 
 
+# In the page: mouse-up times and the moments a new photo is on screen, plus the browser's resource timings.
+_TIMELINE_PROBE = """() => {
+  window.__strokes = {ups: [], shown: []};
+  document.addEventListener('pointerup', () => window.__strokes.ups.push(performance.now()), true);
+  const seen = new Set();
+  setInterval(() => {
+    const img = document.querySelector('#sketch-photo img');
+    if (img && img.complete && !seen.has(img.src)) { seen.add(img.src); window.__strokes.shown.push(performance.now()); }
+  }, 5);
+  performance.setResourceTimingBufferSize(100000);
+}"""
+
+
 def browser_latency(url: str, strokes: int) -> dict:
     """What a person sees: mouse up after a stroke on the sketch canvas until the new photo is on the
-    page, in headless Chromium (`/usr/bin/chromium` or $I2I_CHROMIUM); {} without it."""
-    chromium = os.environ.get("I2I_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).is_file():
+    page, in headless Chromium (`/usr/bin/chromium` or $I2I_CHROMIUM); {} without it. Also the phases
+    of a stroke measured inside the page (ms after mouse-up): first request, queue join, photo shown,
+    and the uploads the page sends per stroke."""
+    if not Path(CHROMIUM).is_file():
         return {}
     from playwright.sync_api import sync_playwright
 
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
     times = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=flags, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url, wait_until="load")
         page.wait_for_selector("#sketch-canvas canvas", timeout=60_000)
+        page.evaluate(_TIMELINE_PROBE)
         box = page.locator("#sketch-canvas canvas").first.bounding_box()
         for i in range(strokes + 2):
             old = page.evaluate("() => document.querySelector('#sketch-photo img')?.src || null")
@@ -168,8 +182,33 @@ def browser_latency(url: str, strokes: int) -> dict:
                                    " return img && img.complete && img.src !== old; }", arg=old, timeout=30_000)
             if i >= 2:   # the first two warm up
                 times.append((time.perf_counter() - t0) * 1000)
+            page.wait_for_timeout(1500)   # let the page's follow-up traffic for this stroke finish
+        marks = page.evaluate("() => window.__strokes")
+        requests = page.evaluate("() => performance.getEntriesByType('resource')"
+                                 ".map(e => [e.name, e.startTime])")
         browser.close()
-    return summarize(times)
+    return {**summarize(times), "phases_ms": stroke_phases(marks["ups"][2:], marks["shown"], requests)}
+
+
+def stroke_phases(ups: list[float], shown: list[float], requests: list[list]) -> dict:
+    """Median ms after mouse-up of each stroke's first request, queue join and shown photo, and the
+    median number of uploads per stroke before and after the photo is shown."""
+    phases: dict[str, list[float]] = {"first_request": [], "queue_join": [], "shown": [],
+                                      "uploads_before_shown": [], "uploads_after_shown": []}
+    for up, until in zip(ups, ups[1:] + [float("inf")]):
+        in_stroke = [(name, start - up) for name, start in requests if up <= start < until]
+        photo = next((t - up for t in shown if up <= t < until), None)
+        if not in_stroke or photo is None:
+            continue
+        phases["first_request"].append(min(offset for _, offset in in_stroke))
+        joins = [offset for name, offset in in_stroke if "/queue/join" in name]
+        if joins:
+            phases["queue_join"].append(min(joins))
+        phases["shown"].append(photo)
+        uploads = [offset for name, offset in in_stroke if name.split("?")[0].endswith("/upload")]
+        phases["uploads_before_shown"].append(sum(offset < photo for offset in uploads))
+        phases["uploads_after_shown"].append(sum(offset >= photo for offset in uploads))
+    return {name: round(statistics.median(values), 1) for name, values in phases.items() if values}
 
 
 def engine_latency(calls: int) -> dict:

@@ -1,7 +1,11 @@
 """Running models for the tabs: translation wrappers, label snapping, overlays, PNG saving."""
 from __future__ import annotations
 
+import contextlib
+import shutil
 import tempfile
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -94,8 +98,15 @@ def draw_receptive_field(image: Image.Image, field: int | None, label: str | Non
     return out
 
 
+SAVED_TTL_S = 600          # Gradio copies every returned file into its own cache at once: ours are a hand-over
+_PRUNE_EVERY_S = 60
+_last_prune = 0.0
+_prune_lock = threading.Lock()
+
+
 def save_png(image: Image.Image | None, stem: str = "result") -> str | None:
-    """Write an image to a PNG in the app's temporary folder; its path (for a download button)."""
+    """Write an image to a PNG in the app's temporary folder (zlib level 1: fast, as for Gradio's own
+    outputs); its path, for an image output or a download button. Files older than SAVED_TTL_S go."""
     global _SAVE_DIR
     if image is None:
         return None
@@ -103,8 +114,24 @@ def save_png(image: Image.Image | None, stem: str = "result") -> str | None:
         image = Image.fromarray(image)
     if _SAVE_DIR is None:
         _SAVE_DIR = Path(tempfile.mkdtemp(prefix="i2i_app_"))
+    _prune_saved(_SAVE_DIR)
     folder = _SAVE_DIR / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.png"
-    image.save(path, format="PNG")
+    image.save(path, format="PNG", compress_level=1)
     return str(path)
+
+
+def _prune_saved(root: Path) -> None:
+    """Delete the result folders older than SAVED_TTL_S (at most once a minute), so a long-running public
+    app does not fill its disk with one PNG per stroke."""
+    global _last_prune
+    now = time.time()
+    with _prune_lock:
+        if now - _last_prune < _PRUNE_EVERY_S:
+            return
+        _last_prune = now
+    for folder in root.iterdir():
+        with contextlib.suppress(OSError):
+            if now - folder.stat().st_mtime > SAVED_TTL_S:
+                shutil.rmtree(folder, ignore_errors=True)

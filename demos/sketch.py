@@ -47,19 +47,23 @@ def _info(entry) -> str:
 
 @guarded
 def render_canvas(canvas, model_name, tab="sketch"):
-    """UI: the live photo for the canvas (empty canvas -> no photo)."""
+    """UI: the live photo for the canvas and the same PNG for the Save button (empty canvas -> none).
+
+    One PNG per stroke serves both outputs; a separate `photo.change` handler for Save would make
+    Gradio's page re-send the canvas images once more per stroke (docs/benchmarks.md)."""
     models = registry.models(tab)
     if not models:
-        return None, no_model_message("Sketch → Photo", tab, tab)
+        return None, no_model_message("Sketch → Photo", tab, tab), None
     entry = registry.get(tab, model_name)
     image = editor_composite(canvas)
     if tab == "sketch" and is_blank(image):
-        return None, _info(entry) + "  \nDraw something on the canvas."
+        return None, _info(entry) + "  \nDraw something on the canvas.", None
     if image is None:
-        return None, _info(entry)
+        return None, _info(entry), None
     if tab == "facade":
         image = snap_labels(image)
-    return translate(entry, image, size=network_size(entry)), _info(entry)
+    png = save_png(translate(entry, image, size=network_size(entry)), f"{tab}_photo")
+    return png, _info(entry), png
 
 
 def render_facade(canvas, model_name):
@@ -169,17 +173,15 @@ def build(demo: gr.Blocks) -> None:
 
     live = dict(trigger_mode="always_last", concurrency_limit=1, concurrency_id="inference",
                 show_progress="minimal", api_visibility="private")
-    canvas.change(render_canvas, [canvas, model], [photo, info], **live)
-    model.change(render_canvas, [canvas, model], [photo, info], **live)
+    canvas.change(render_canvas, [canvas, model], [photo, info, save], **live)
+    model.change(render_canvas, [canvas, model], [photo, info, save], **live)
     example_btn.click(random_sketch, model, canvas, api_visibility="private", queue=False)
-    photo.change(lambda image: save_png(image, "sketch_photo"), photo, save, api_visibility="private", queue=False)
 
-    facade_canvas.change(render_facade, [facade_canvas, facade_model], [facade_photo, facade_info], **live)
-    facade_model.change(render_facade, [facade_canvas, facade_model], [facade_photo, facade_info], **live)
+    facade_outputs = [facade_photo, facade_info, facade_save]
+    facade_canvas.change(render_facade, [facade_canvas, facade_model], facade_outputs, **live)
+    facade_model.change(render_facade, [facade_canvas, facade_model], facade_outputs, **live)
     facade_example.click(random_labels, None, facade_canvas, api_visibility="private", queue=False)
-    facade_photo.change(lambda image: save_png(image, "facade_photo"), facade_photo, facade_save,
-                        api_visibility="private", queue=False)
-    demo.load(render_facade, [facade_canvas, facade_model], [facade_photo, facade_info], **live)
+    demo.load(render_facade, [facade_canvas, facade_model], facade_outputs, **live)
     for trigger in (demo.load, tab.select):   # models trained meanwhile in the Train tab
         trigger(lambda current: picker("sketch", current), model, model, api_visibility="private", queue=False)
         trigger(lambda current: picker("facade", current), facade_model, facade_model, api_visibility="private",

@@ -88,6 +88,10 @@ def running_app(env: dict[str, str | None]) -> Iterator[tuple[str, object]]:
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+CHROMIUM = os.environ.get("I2I_CHROMIUM", "/usr/bin/chromium")   # Debian's; never `playwright install`
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
 
 
 def start_app_process(env: dict[str, str | None], log_path: Path, timeout: float = 120.0

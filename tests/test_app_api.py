@@ -253,8 +253,8 @@ def test_tabs_without_models_show_a_message(server, monkeypatch, tmp_path):
     monkeypatch.setenv("I2I_WEIGHTS_DIR", str(tmp_path))
     registry.refresh()
     try:
-        photo, message = sketch.render_canvas(None, None)
-        assert photo is None and "No sketch model" in message
+        photo, message, saved = sketch.render_canvas(None, None)
+        assert photo is None and saved is None and "No sketch model" in message
         assert "No colorization model" in colorize.caption_table(colorize.sorted_models())
         assert style.stylize_ui(None, None, "AtoB")[3].startswith("**No style")
         with pytest.raises(gradio.Error, match="no sketch model"):
@@ -300,3 +300,38 @@ def test_random_sketch_draws_a_cat_for_a_cat_model(server, monkeypatch):
     monkeypatch.setattr(entry, "description", "Sketch -> shoe photo")
     assert np.array_equal(np.asarray(sketch.random_sketch(entry.name)), other)
     assert sketch.random_sketch("no_such_model").size == (512, 512)
+
+
+def test_live_sketch_gives_the_photo_and_its_save_file(server):
+    from demos import sketch
+    from demos.examples import random_doodle
+
+    canvas = {"background": None, "layers": [], "composite": random_doodle(3, 300).convert("RGBA")}
+    photo, info, saved = sketch.render_canvas(canvas, None)
+    assert photo == saved and "Model:" in info   # one PNG for the picture and the Save button
+    _assert_image(saved, (300, 300))
+    assert sketch.render_canvas({"background": None, "layers": [], "composite": None}, None)[::2] == (None, None)
+
+
+def test_saved_results_are_pruned(monkeypatch, tmp_path):
+    from demos import render
+
+    monkeypatch.setattr(render, "_SAVE_DIR", tmp_path)
+    monkeypatch.setattr(render, "_last_prune", 0.0)
+    old, recent = tmp_path / "old", tmp_path / "recent"
+    for folder, age in ((old, render.SAVED_TTL_S + 60), (recent, render.SAVED_TTL_S - 60)):
+        folder.mkdir()
+        (folder / "photo.png").write_bytes(b"png")
+        os.utime(folder, (time.time() - age,) * 2)
+    path = Path(render.save_png(Image.new("RGB", (8, 8)), "photo"))
+    assert path.is_file() and not old.exists() and recent.exists()
+    os.utime(recent, (time.time() - render.SAVED_TTL_S - 60,) * 2)
+    render.save_png(Image.new("RGB", (8, 8)))   # within a minute of the last sweep: no new sweep
+    assert recent.exists()
+
+
+def test_app_cleans_gradio_cache():
+    import app
+
+    frequency, age = app.build_app().delete_cache
+    assert 0 < frequency <= age

@@ -10,15 +10,13 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import DATASETS
-from app_harness import make_tiny_models, start_app_process, stop_app_process
+from app_harness import CHROMIUM, CHROMIUM_FLAGS, make_tiny_models, start_app_process, stop_app_process
 
-CHROMIUM = os.environ.get("I2I_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
 TIMEOUT_MS = 60_000
 
 if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
@@ -105,9 +103,6 @@ def _image_pixels(page: Page, selector: str):
     """The decoded pixels of the <img> at `selector`, fetched by the page itself."""
     import io
 
-    import numpy as np
-    from PIL import Image
-
     data = page.evaluate("""async (sel) => {
         const response = await fetch(document.querySelector(sel).src);
         return Array.from(new Uint8Array(await response.arrayBuffer()));
@@ -125,7 +120,12 @@ def test_drawing_strokes_updates_the_photo(page):
 
     _stroke(page, [(0.3, 0.6), (0.5, 0.8), (0.7, 0.6), (0.3, 0.6)])
     second = _wait_new_src(page, "#sketch-photo img", first)
-    assert abs(_image_pixels(page, "#sketch-photo img") - pixels).mean() > 0.5, "the photo did not change"
+    shown = _image_pixels(page, "#sketch-photo img")
+    assert abs(shown - pixels).mean() > 0.5, "the photo did not change"
+    with page.expect_download(timeout=TIMEOUT_MS) as download:   # Save gives the photo on screen, as PNG
+        page.click("#sketch-save")
+    saved = Image.open(download.value.path())
+    assert saved.format == "PNG" and np.array_equal(np.asarray(saved.convert("RGB"), np.float32), shown)
 
     page.get_by_role("button", name="Undo").first.click()
     _wait_new_src(page, "#sketch-photo img", second)
