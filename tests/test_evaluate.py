@@ -5,8 +5,8 @@ import torch
 from PIL import Image
 
 from engine import ModelConfig, save_model
-from engine.evaluate import (PSNR_CAP, describe_metrics, evaluate_dir, evaluate_unpaired, l1,
-                             lab_histogram_intersection, psnr)
+from engine.evaluate import (PSNR_CAP, checkerboard_ratio, checkerboard_share, describe_metrics, evaluate_dir,
+                             evaluate_unpaired, l1, lab_histogram_intersection, nyquist_share, psnr)
 
 
 def image(value, size=(16, 16)):
@@ -40,6 +40,8 @@ def test_evaluate_dir_on_aligned_pairs(tmp_path):
     metrics = evaluate_dir(tmp_path / "m", tmp_path / "data", "val", size=32, progress=False)
     assert metrics["n"] == 3 and metrics["l1"] > 0 and 0 < metrics["psnr"] < PSNR_CAP
     assert all(0 <= metrics[k] <= 1 for k in ("hist_L", "hist_a", "hist_b"))
+    assert metrics["checkerboard"] > 0
+    assert describe_metrics(metrics).endswith(f", checkerboard {metrics['checkerboard']:.2f}")
     with pytest.raises(ValueError):
         evaluate_dir(tmp_path / "m", tmp_path / "empty", "val", progress=False)
 
@@ -64,6 +66,41 @@ def test_histogram_intersection_pools_the_set():
     assert lab_histogram_intersection(black, white)["L"] == pytest.approx(0.0)
     half = lab_histogram_intersection([image(60)], [image(60), Image.new("RGB", (16, 16), (0, 200, 0))])
     assert half["a"] == pytest.approx(0.5) and half["L"] <= 0.5 + 1e-9
+
+
+def _smooth(h=64, w=64, seed=0):
+    """A smooth gray float image in [0.35, 0.65]: one low-frequency product of sinusoids."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    base = 0.5 + 0.15 * np.sin(2 * np.pi * (x + rng.random())) * np.cos(2 * np.pi * (y * 1.5 + rng.random()))
+    return np.repeat(base[:, :, None], 3, axis=2)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (63, 65), (33, 31)])
+def test_checkerboard_share(size):
+    h, w = size
+    clean = _smooth(h, w)
+    y, x = np.mgrid[0:h, 0:w]
+    assert checkerboard_share(clean) < 1e-3                       # smooth: no power at the 2-pixel period
+    for pattern in ((-1.0) ** (x + y), (-1.0) ** x, (-1.0) ** y):
+        gridded = clean + 0.05 * pattern[:, :, None]
+        assert checkerboard_share(gridded) > 0.1 > 100 * checkerboard_share(clean)
+        assert checkerboard_ratio([gridded], [clean]) > 100
+    assert checkerboard_share(np.clip(clean + 0.5 * ((-1.0) ** x)[:, :, None], 0, 1)) > 0.5
+    assert nyquist_share(image(128)) == 0.0 and nyquist_share(np.zeros((1, 5))) == 0.0   # flat, no even crop
+
+
+def test_checkerboard_ratio_of_sets():
+    rng = np.random.default_rng(2)
+    photos = [Image.fromarray(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)) for _ in range(3)]
+    assert checkerboard_ratio(photos, photos) == pytest.approx(1.0)
+    assert checkerboard_ratio(photos, photos[::-1]) == pytest.approx(1.0)    # a ratio of set means, unpaired
+    # white noise: the two Nyquist lines hold (H + W - 1) of the H * W - 1 non-DC frequencies
+    assert checkerboard_share(photos) == pytest.approx((32 + 48 - 1) / (32 * 48 - 1), rel=0.3)
+    assert checkerboard_share(photos[0]) == nyquist_share(photos[0])
+    assert checkerboard_ratio([image(10)], [image(200)]) == 1.0
+    with pytest.raises(ValueError):
+        checkerboard_share([])
 
 
 def _folder(path, n=3, size=(32, 32), seed=0):
@@ -137,6 +174,7 @@ def test_evaluate_unpaired_cyclegan(tmp_path):
             assert scores[f"hist_{channel}_input"] == pytest.approx(expected_input[channel], abs=1e-4)
             assert 0.0 <= scores[f"hist_{channel}"] <= 1.0
         assert 0 < scores["cycle_l1"] < 1 and 0 < scores["cycle_psnr"] < PSNR_CAP
+        assert scores["checkerboard"] > 0   # solid targets have share 0: inf unless the fakes are flat too
     text = describe_metrics(metrics)
     assert "AtoB (2 images" in text and "BtoA (3 images" in text and "cycle reconstruction" in text
     with pytest.raises(ValueError, match="testA"):
