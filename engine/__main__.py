@@ -19,7 +19,11 @@ HELP = {
     "dataroot": "dataset folder: aligned A|B images in train/ (pix2pix), trainA/ + trainB/ (cycle_gan), "
                 "or a folder of photos (colorization, or pix2pix with --derive)",
     "model": "pix2pix | cycle_gan | colorization",
-    "derive": "make pairs from a plain photo folder: edges (sketch -> photo) or gray",
+    "derive": "make pairs from a plain photo folder: edges (extracted contours -> photo), drawn (sketch-like "
+              "strokes of random width, dropped strokes and warps -> photo; see docs/edges.md) or gray",
+    "upsample": "generator decoder: transpose (the reference's; its checkpoints), nearest or bilinear "
+                "(resize then 3x3 conv: no checkerboard)",
+    "ema_decay": "export an exponential moving average of the generator's weights (e.g. 0.999); 0: off",
     "direction": "AtoB or BtoA (facades: labels->photo is BtoA)",
     "netD": "basic (70x70) | n_layers | pixel (1x1) | none (no discriminator: pure L1/L2 regression)",
     "netG": "unet_128 | unet_256 | unet_<downs> | resnet_6blocks | resnet_9blocks",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .networks import define_D, define_G, receptive_field
+from .networks import UPSAMPLINGS, define_D, define_G, receptive_field
 
 TASKS = ("pix2pix", "cycle_gan", "colorization")
 FORMAT_VERSION = 1
@@ -26,6 +26,8 @@ class ModelConfig:
 
     `input_kind` names the input domain ("photo", "edges", "labels", "gray") so an app knows what to
     show and how to preprocess; `color_space` is "rgb" or "lab" (colorization: L in, ab out).
+    `upsample` is the generator's decoder (networks.define_G); `thin_drawings` tells whether user drawings
+    are thinned to 1-px lines (models trained on extracted edges) or keep their stroke width ("drawn").
     """
 
     task: str = "pix2pix"
@@ -45,6 +47,8 @@ class ModelConfig:
     load_size: int = 286
     crop_size: int = 256
     preprocess: str = "resize_and_crop"
+    upsample: str = "transpose"
+    thin_drawings: bool = True
     name: str = ""
     description: str = ""
     training: dict = field(default_factory=dict)
@@ -75,7 +79,7 @@ class ModelConfig:
     def build_generator(self, name: str = "G") -> nn.Module:
         """G (pix2pix, colorization) maps input_nc->output_nc; CycleGAN's G_B maps back."""
         inp, out = (self.output_nc, self.input_nc) if name == "G_B" else (self.input_nc, self.output_nc)
-        return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout)
+        return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout, upsample=self.upsample)
 
     def build_discriminator(self, name: str = "D") -> nn.Module:
         """Conditional D(x, y) for pix2pix/colorization; D_A judges domain B images, D_B domain A (as the reference)."""
@@ -119,7 +123,7 @@ class TrainConfig:
     checkpoints_dir: str = "runs"
     # data
     direction: str = "AtoB"
-    derive: str | None = None  # plain photo folder -> pairs: "edges" (sketch->photo) or "gray"
+    derive: str | None = None  # plain photo folder -> pairs: "edges", "drawn" (sketch->photo) or "gray"
     preprocess: str = "resize_and_crop"
     load_size: int = 286
     crop_size: int = 256
@@ -131,6 +135,8 @@ class TrainConfig:
     output_nc: int = 3
     netG: str = "unet_256"
     ngf: int = 64
+    upsample: str = "transpose"  # generator decoder: transpose (reference), nearest or bilinear resize-conv
+    ema_decay: float = 0.0  # > 0: exported generator weights are this exponential moving average
     netD: str = "basic"  # "none": no discriminator, pure regression
     ndf: int = 64
     n_layers_D: int = 3
@@ -186,7 +192,10 @@ class TrainConfig:
              "loss weights must be >= 0"),
             (self.regression in ("l1", "l2"), f"regression must be l1 or l2, got {self.regression!r}"),
             (self.direction in ("AtoB", "BtoA"), f"direction must be AtoB or BtoA, got {self.direction!r}"),
-            (self.derive in (None, "edges", "gray"), f"derive must be edges or gray, got {self.derive!r}"),
+            (self.derive in (None, "edges", "drawn", "gray"),
+             f"derive must be edges, drawn or gray, got {self.derive!r}"),
+            (self.upsample in UPSAMPLINGS, f"upsample must be one of {', '.join(UPSAMPLINGS)}, got {self.upsample!r}"),
+            (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
             (self.save_every >= 1 and self.sample_every >= 1 and self.log_every >= 1,
              "save_every, sample_every and log_every must be at least 1"),
@@ -201,7 +210,8 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         """The config of the model this run trains."""
-        input_kind = self.input_kind or {"edges": "edges", "gray": "gray"}.get(self.derive or "", "photo")
+        input_kind = self.input_kind or {"edges": "edges", "drawn": "edges", "gray": "gray"}.get(self.derive or "",
+                                                                                              "photo")
         if self.model == "colorization":
             input_kind = "gray"
         return ModelConfig(
@@ -211,8 +221,9 @@ class TrainConfig:
             direction=self.direction, input_kind=input_kind,
             color_space="lab" if self.model == "colorization" else "rgb",
             load_size=self.load_size, crop_size=self.crop_size, preprocess=self.preprocess,
-            name=self.name, description=self.description,
-            training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot})
+            upsample=self.upsample, thin_drawings=self.derive != "drawn", name=self.name, description=self.description,
+            training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
+                      "ema_decay": self.ema_decay})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -24,12 +24,13 @@ from torch.utils.data import Dataset, get_worker_info
 from .color import encode_lab
 from .edges import extract_lines
 from .images import ImageError, open_image, to_tensor
+from .sketches import random_drawing
 
 logger = logging.getLogger("engine.data")
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
-DERIVATIONS = ("edges", "gray")
+DERIVATIONS = ("edges", "drawn", "gray")
 SIZE_BASE = 4            # preprocess "none" rounds sides to a multiple of this (reference: base 4)
 _PHASE_ALIASES = {"val": ("test",), "test": ("val",)}
 
@@ -291,7 +292,8 @@ def _domain_folder(root: str | Path, phase: str, side: str) -> Path:
 class DerivedPairDataset(ImageFolderDataset):
     """Pairs made from a plain folder of photos: B = the photo, A = its sketch (derive="edges", via
     engine.edges, cached) or its grayscale (derive="gray"), derived at full size before the joint
-    random transform."""
+    random transform; or (derive="drawn") a drawn-looking sketch of the transformed photo, new at
+    every draw (engine.sketches: random detail, dropped strokes, stroke width, TPS warp)."""
 
     def __init__(self, folder: str | Path, derive: str = "edges", preprocess: str = "resize_and_crop",
                  load_size: int = 286, crop_size: int = 256, no_flip: bool = False, input_nc: int = 3,
@@ -316,8 +318,13 @@ class DerivedPairDataset(ImageFolderDataset):
     def load_sample(self, index: int) -> dict:
         path = self.paths[index]
         photo = self.open(path)
-        derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
         params = self.draw_params(photo.size)
+        if self.derive == "drawn":
+            photo = apply_transform(photo, params)
+            drawing = random_drawing(np.asarray(photo), self.rng)
+            return {"A": to_tensor(drawing, self.input_nc), "B": to_tensor(photo, self.output_nc),
+                    "A_path": str(path), "B_path": str(path)}
+        derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
         return {"A": to_tensor(apply_transform(derived, params), self.input_nc),
                 "B": to_tensor(apply_transform(photo, params), self.output_nc),
                 "A_path": str(path), "B_path": str(path)}
@@ -376,7 +383,7 @@ _KNOWN_OPTIONS = {name for cls in _DATASETS.values() for name in inspect.signatu
 
 def build_dataset(task: str, dataroot: str | Path, phase: str = "train", **opts) -> ImageFolderDataset:
     """The dataset for a task: "pix2pix" (side-by-side pairs in dataroot/phase, or pairs derived from
-    plain photos with derive="edges"|"gray"), "cycle_gan" (dataroot/{phase}A and {phase}B) or
+    plain photos with derive="edges"|"drawn"|"gray"), "cycle_gan" (dataroot/{phase}A and {phase}B) or
     "colorization" (plain photos). Plain photo folders use dataroot/phase when it exists, else
     dataroot itself. Options another dataset kind understands are ignored; unknown ones raise TypeError.
     """

@@ -167,7 +167,7 @@ class Translator:
             except ImportError:  # sketch support not installed: feed the drawing as it is
                 normalize_drawing = None
             if normalize_drawing is not None:
-                image = normalize_drawing(image)
+                image = normalize_drawing(image, thin=self.config.thin_drawings)
         return to_tensor(image, channels=self._input_channels(direction))
 
     def decode(self, output: torch.Tensor, original: Image.Image) -> Image.Image:

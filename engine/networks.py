@@ -15,6 +15,7 @@ from torch import nn
 NORMS = ("batch", "instance", "none")
 GENERATORS = ("unet_128", "unet_256", "unet_<N>", "resnet_6blocks", "resnet_9blocks", "resnet_<N>blocks")
 DISCRIMINATORS = ("basic", "n_layers", "pixel")
+UPSAMPLINGS = ("transpose", "nearest", "bilinear")
 
 
 def norm_layer_factory(norm: str):
@@ -30,6 +31,18 @@ def norm_layer_factory(norm: str):
     if norm == "none":
         return (lambda c: nn.Identity()), False
     raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+
+
+def check_upsample(upsample: str) -> None:
+    if upsample not in UPSAMPLINGS:
+        raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(UPSAMPLINGS)}")
+
+
+def resize_conv(in_nc: int, out_nc: int, mode: str, bias: bool = True) -> nn.Sequential:
+    """x2 upsampling by resize then 3x3 conv (Odena et al., "Deconvolution and Checkerboard Artifacts"):
+    every output pixel sees the same number of input pixels, so no transposed-conv grid."""
+    resize = nn.Upsample(scale_factor=2, mode=mode, align_corners=False if mode == "bilinear" else None)
+    return nn.Sequential(resize, nn.Conv2d(in_nc, out_nc, kernel_size=3, padding=1, bias=bias))
 
 
 class ResnetBlock(nn.Module):
@@ -63,8 +76,9 @@ class ResnetGenerator(nn.Module):
     """c7s1-ngf, two stride-2 downsamplings, n residual blocks, two upsamplings, c7s1-output, tanh."""
 
     def __init__(self, input_nc, output_nc, ngf=64, norm="batch", use_dropout=False, n_blocks=6,
-                 padding_type="reflect"):
+                 padding_type="reflect", upsample="transpose"):
         super().__init__()
+        check_upsample(upsample)
         make_norm, use_bias = norm_layer_factory(norm)
         model: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias),
                                   make_norm(ngf), nn.ReLU(True)]
@@ -77,8 +91,12 @@ class ResnetGenerator(nn.Module):
         model += [ResnetBlock(ngf * mult, padding_type, make_norm, use_dropout, use_bias) for _ in range(n_blocks)]
         for i in range(n_down):
             mult = 2 ** (n_down - i)
-            model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                         bias=use_bias),
+            if upsample == "transpose":
+                up = nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                        bias=use_bias)
+            else:
+                up = resize_conv(ngf * mult, ngf * mult // 2, upsample, bias=use_bias)
+            model += [up,
                       make_norm(ngf * mult // 2), nn.ReLU(True)]
         model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*model)
@@ -116,22 +134,29 @@ class UnetSkipConnectionBlock(nn.Module):
     """One U-Net level: down conv, the inner submodule, up conv, and the skip concatenation."""
 
     def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
-                 norm="batch", use_dropout=False):
+                 norm="batch", use_dropout=False, upsample="transpose"):
         super().__init__()
+        check_upsample(upsample)
         self.outermost = outermost
         make_norm, use_bias = norm_layer_factory(norm)
+
+        def up_layer(in_nc, bias=use_bias):
+            if upsample == "transpose":
+                return UpConv(in_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
+            return resize_conv(in_nc, outer_nc, upsample, bias=bias)
+
         input_nc = outer_nc if input_nc is None else input_nc
         downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
         downrelu = nn.LeakyReLU(0.2, True)
         uprelu = nn.ReLU(True)
         if outermost:
-            upconv = UpConv(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            upconv = up_layer(inner_nc * 2, bias=True)
             model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = UpConv(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            upconv = up_layer(inner_nc)
             model = [downrelu, downconv, uprelu, upconv, make_norm(outer_nc)]
         else:
-            upconv = UpConv(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            upconv = up_layer(inner_nc * 2)
             model = [downrelu, downconv, make_norm(inner_nc), submodule, uprelu, upconv, make_norm(outer_nc)]
             if use_dropout:
                 model.append(nn.Dropout(0.5))
@@ -146,18 +171,20 @@ class UnetSkipConnectionBlock(nn.Module):
 class UnetGenerator(nn.Module):
     """U-Net with `num_downs` stride-2 levels; unet_256 has 8 (1x1 bottleneck at 256x256)."""
 
-    def __init__(self, input_nc, output_nc, num_downs, ngf=64, norm="batch", use_dropout=False):
+    def __init__(self, input_nc, output_nc, num_downs, ngf=64, norm="batch", use_dropout=False,
+                 upsample="transpose"):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"a U-Net needs at least 5 downsamplings, got {num_downs}")
-        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
+        level = dict(norm=norm, upsample=upsample)
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **level)
         for _ in range(num_downs - 5):
-            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, norm=norm, use_dropout=use_dropout)
-        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
-        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
-        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm)
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **level)
+        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, **level)
+        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **level)
+        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **level)
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
-                                             norm=norm)
+                                             **level)
         self.size_multiple = 2 ** num_downs
 
     def forward(self, x):
@@ -228,16 +255,21 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
 
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "batch", use_dropout: bool = False,
-             init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
-    """Build a generator by the reference's names: unet_128, unet_256, unet_<N>, resnet_6blocks, resnet_9blocks."""
+             init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose") -> nn.Module:
+    """Build a generator by the reference's names: unet_128, unet_256, unet_<N>, resnet_6blocks, resnet_9blocks.
+
+    `upsample` "transpose" is the reference's decoder (its checkpoints load key for key); "nearest" or
+    "bilinear" resize then convolve, which avoids checkerboard artifacts (new keys)."""
     if m := re.fullmatch(r"resnet_(\d+)blocks", netG):
-        net = ResnetGenerator(input_nc, output_nc, ngf, norm=norm, use_dropout=use_dropout, n_blocks=int(m[1]))
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm=norm, use_dropout=use_dropout, n_blocks=int(m[1]),
+                              upsample=upsample)
     elif m := re.fullmatch(r"unet_(\d+)", netG):
         n = int(m[1])
         num_downs = {128: 7, 256: 8}.get(n, n)
         if n not in (128, 256) and not 5 <= n <= 12:
             raise ValueError(f"unet_{n}: use unet_128, unet_256 or unet_<downsamplings 5..12>")
-        net = UnetGenerator(input_nc, output_nc, num_downs, ngf, norm=norm, use_dropout=use_dropout)
+        net = UnetGenerator(input_nc, output_nc, num_downs, ngf, norm=norm, use_dropout=use_dropout,
+                            upsample=upsample)
     else:
         raise ValueError(f"unknown generator {netG!r}; choose one of {', '.join(GENERATORS)}")
     return init_weights(net, init_type, init_gain)

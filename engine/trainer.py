@@ -255,6 +255,7 @@ class Trainer:
                 sampler.epoch, sampler.skip = epoch, position * cfg.batch_size
                 for batch in loader:
                     losses = self.recipe.train_step(batch)
+                    self.recipe.update_ema()
                     for scheduler in schedulers.values():
                         scheduler.step()
                     step += 1

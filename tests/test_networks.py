@@ -117,3 +117,34 @@ def test_unknown_names_are_rejected():
         define_D(6, 8, "n_layers", n_layers_D=7)
     with pytest.raises(ValueError, match="norm"):
         define_G(3, 3, 8, "unet_128", norm="group")
+
+
+@pytest.mark.parametrize("netG", ["unet_128", "unet_6", "resnet_6blocks"])
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_resize_conv_decoders_keep_size_and_use_no_transposed_convs(netG, upsample):
+    net = define_G(3, 3, 8, netG, upsample=upsample).eval()
+    side = 128 if netG == "unet_128" else 64
+    with torch.no_grad():
+        assert net(torch.zeros(1, 3, side, side)).shape == (1, 3, side, side)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    assert define_G(3, 3, 8, netG).state_dict().keys() != net.state_dict().keys()
+
+
+def test_transposed_decoder_is_the_default_and_unknown_upsampling_is_rejected():
+    default = define_G(3, 3, 8, "unet_128")
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in default.modules()) == 7
+    with pytest.raises(ValueError, match="upsample"):
+        define_G(3, 3, 8, "unet_128", upsample="pixelshuffle")
+
+
+def test_resize_conv_decoder_has_no_checkerboard_at_initialization():
+    """With random weights and a flat input, a transposed-conv decoder already prints a 2-px grid; resize-conv does not."""
+    from engine.evaluate import nyquist_share
+    torch.manual_seed(0)
+    shares = {}
+    for upsample in ("transpose", "nearest"):
+        net = define_G(3, 3, 16, "resnet_6blocks", norm="instance", upsample=upsample).eval()
+        with torch.no_grad():
+            out = net(torch.zeros(1, 3, 64, 64) + 0.3)[0]
+        shares[upsample] = nyquist_share(((out + 1) * 127.5).clamp(0, 255).byte().permute(1, 2, 0).numpy())
+    assert shares["nearest"] < 0.2 * shares["transpose"]

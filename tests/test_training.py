@@ -47,6 +47,7 @@ def _final_weights(model_dir):
 
 @pytest.mark.parametrize("model,overrides", [
     ("pix2pix", {}),
+    ("pix2pix", {"upsample": "nearest", "ema_decay": 0.9}),
     ("cycle_gan", {"dataroot": "horse2zebra", "netG": "resnet_6blocks", "ngf": 4, "ndf": 4, "norm": "instance",
                    "gan_mode": "lsgan", "no_dropout": True, "pool_size": 2, "load_size": 40, "crop_size": 32}),
 ])
@@ -85,6 +86,27 @@ def test_derived_edges_pairs_train(datasets_dir, tmp_path):
                save_every=2, netD="pixel")
     model_dir = Trainer(cfg, progress=False).run()
     assert json.loads((model_dir / "config.json").read_text())["input_kind"] == "edges"
+
+
+def test_drawn_sketches_train_and_keep_stroke_width(datasets_dir, tmp_path):
+    cfg = tiny(datasets_dir, tmp_path, dataroot=str(datasets_dir / "catfaces" / "train"), derive="drawn",
+               max_steps=2, save_every=2, upsample="bilinear")
+    model_dir = Trainer(cfg, progress=False).run()
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["input_kind"] == "edges" and config["thin_drawings"] is False
+    assert config["upsample"] == "bilinear"
+
+
+def test_ema_exports_the_averaged_generator(datasets_dir, tmp_path):
+    trainer = Trainer(tiny(datasets_dir, tmp_path, ema_decay=0.5, max_steps=4, save_every=4), progress=False)
+    model_dir = trainer.run()
+    exported = _final_weights(model_dir)
+    live = trainer.recipe.nets["G"].state_dict()
+    average = trainer.recipe.ema["G"].state_dict()
+    weight = next(k for k in live if k.endswith("weight") and live[k].dim() == 4)
+    assert not torch.equal(live[weight], average[weight])
+    torch.testing.assert_close(exported[f"G.{weight}"].float(), average[weight], rtol=0, atol=1e-6)
+    assert trainer.recipe.ema_updates == 4
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(datasets_dir, tmp_path):

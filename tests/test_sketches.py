@@ -1,0 +1,84 @@
+"""Drawn-style training sketches (engine.sketches) and thin-plate-spline warps (engine.warp)."""
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.data import build_dataset
+from engine.sketches import draw_width, drop_strokes, random_drawing
+from engine.warp import tps_map, tps_warp
+
+
+def _face(datasets_dir, index=0, side=128):
+    path = sorted((datasets_dir / "catfaces" / "train").glob("*.jpg"))[index]
+    return np.asarray(Image.open(path).convert("RGB").resize((side, side), Image.Resampling.BICUBIC))
+
+
+def test_tps_with_no_jitter_is_the_identity():
+    map_x, map_y = tps_map(40, 30, grid=4, strength=0.0, rng=random.Random(0))
+    ys, xs = np.mgrid[0:30, 0:40]
+    assert np.abs(map_x - xs).max() < 1e-4 and np.abs(map_y - ys).max() < 1e-4
+
+
+def test_tps_is_smooth_seeded_and_of_the_asked_strength():
+    a = tps_map(128, 128, grid=4, strength=0.02, rng=random.Random(3))
+    b = tps_map(128, 128, grid=4, strength=0.02, rng=random.Random(3))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    ys, xs = np.mgrid[0:128, 0:128]
+    offset = np.hypot(a[0] - xs, a[1] - ys)
+    assert 0.3 < offset.mean() < 8.0          # about 0.02 * 127 px
+    assert np.abs(np.diff(a[0], axis=1)).max() < 1.5   # neighbours move together: no tearing
+    with pytest.raises(ValueError):
+        tps_map(10, 10, grid=1)
+
+
+def test_tps_warp_moves_content_a_little():
+    image = np.zeros((64, 64), np.uint8)
+    image[20:44, 20:44] = 255
+    warped = tps_warp(image, strength=0.03, rng=random.Random(1))
+    assert warped.shape == image.shape
+    changed = np.mean(warped != image)
+    assert 0.0 < changed < 0.25
+
+
+def test_drawings_are_binary_lines_of_the_drawn_width(datasets_dir):
+    photo = _face(datasets_dir)
+    for seed in range(6):
+        drawing = np.asarray(random_drawing(photo, random.Random(seed)))
+        assert drawing.shape == (128, 128) and set(np.unique(drawing)) <= {0, 255}
+        assert 0.002 < np.mean(drawing == 0) < 0.35
+    lines = np.zeros((32, 32), bool)
+    lines[16, 4:28] = True
+    assert draw_width(lines, 3).sum() == pytest.approx(3 * 24, rel=0.2)
+    assert draw_width(lines, 1).sum() == 24
+
+
+def test_drawings_vary_in_detail_and_stroke_width(datasets_dir):
+    photo = _face(datasets_dir, 3)
+    inks = [np.mean(np.asarray(random_drawing(photo, random.Random(seed))) == 0) for seed in range(12)]
+    assert max(inks) > 2 * min(inks)
+
+
+def test_dropping_strokes_removes_whole_strokes():
+    lines = np.zeros((20, 60), bool)
+    for row in (3, 9, 15):
+        lines[row, 5:55] = True
+    assert drop_strokes(lines, 0.0, random.Random(0)).sum() == lines.sum()
+    assert drop_strokes(lines, 1.0, random.Random(0)).sum() == 0
+    kept = drop_strokes(lines, 0.5, random.Random(2)).sum()
+    assert kept % 50 == 0
+
+
+def test_drawn_pairs_are_new_at_every_draw_and_repeatable_by_seed(datasets_dir):
+    ds = build_dataset("pix2pix", datasets_dir / "catfaces", "train", derive="drawn", load_size=72, crop_size=64,
+                       max_items=4)
+    ds.reseed(5)
+    first = ds[0]
+    ds.reseed(5)
+    again = ds[0]
+    ds.reseed(6)
+    other = ds[0]
+    assert first["A"].shape == (3, 64, 64) and first["B"].shape == (3, 64, 64)
+    assert np.array_equal(first["A"].numpy(), again["A"].numpy())
+    assert not np.array_equal(first["A"].numpy(), other["A"].numpy())
