@@ -23,6 +23,8 @@ HELP = {
               "strokes of random width, dropped strokes and warps -> photo; see docs/edges.md) or gray",
     "upsample": "generator decoder: transpose (the reference's; its checkpoints), nearest or bilinear "
                 "(resize then 3x3 conv: no checkerboard)",
+    "spectral_norm": "spectral normalization of the discriminator's convolutions",
+    "lambda_feat": "pix2pix/colorization: weight of discriminator feature matching (pix2pixHD; e.g. 10); 0: off",
     "ema_decay": "export an exponential moving average of the generator's weights (e.g. 0.999); 0: off",
     "direction": "AtoB or BtoA (facades: labels->photo is BtoA)",
     "netD": "basic (70x70) | n_layers | pixel (1x1) | none (no discriminator: pure L1/L2 regression)",

@@ -48,6 +48,7 @@ class ModelConfig:
     crop_size: int = 256
     preprocess: str = "resize_and_crop"
     upsample: str = "transpose"
+    spectral_norm: bool = False
     thin_drawings: bool = True
     name: str = ""
     description: str = ""
@@ -89,7 +90,7 @@ class ModelConfig:
             channels = self.output_nc if name == "D_A" else self.input_nc
         else:
             channels = self.input_nc + self.output_nc
-        return define_D(channels, self.ndf, self.netD, self.n_layers_D, self.norm)
+        return define_D(channels, self.ndf, self.netD, self.n_layers_D, self.norm, spectral_norm=self.spectral_norm)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -140,6 +141,7 @@ class TrainConfig:
     netD: str = "basic"  # "none": no discriminator, pure regression
     ndf: int = 64
     n_layers_D: int = 3
+    spectral_norm: bool = False  # spectral normalization of every discriminator conv
     norm: str = "batch"
     no_dropout: bool = False
     init_type: str = "normal"
@@ -147,6 +149,7 @@ class TrainConfig:
     # objective
     gan_mode: str = "vanilla"
     lambda_L1: float = 100.0
+    lambda_feat: float = 0.0  # pix2pix/colorization: discriminator feature matching (pix2pixHD), e.g. 10
     regression: str = "l1"  # pix2pix reconstruction term: l1 or l2
     lambda_A: float = 10.0
     lambda_B: float = 10.0
@@ -188,7 +191,7 @@ class TrainConfig:
             (self.max_steps is not None or self.n_epochs + self.n_epochs_decay > 0,
              "nothing to train: n_epochs + n_epochs_decay is 0 and no max_steps"),
             (self.pool_size >= 0, f"pool_size must be >= 0, got {self.pool_size}"),
-            (self.lambda_L1 >= 0 and self.lambda_A >= 0 and self.lambda_B >= 0 and self.lambda_identity >= 0,
+            (self.lambda_L1 >= 0 and self.lambda_feat >= 0 and self.lambda_A >= 0 and self.lambda_B >= 0 and self.lambda_identity >= 0,
              "loss weights must be >= 0"),
             (self.regression in ("l1", "l2"), f"regression must be l1 or l2, got {self.regression!r}"),
             (self.direction in ("AtoB", "BtoA"), f"direction must be AtoB or BtoA, got {self.direction!r}"),
@@ -221,9 +224,9 @@ class TrainConfig:
             direction=self.direction, input_kind=input_kind,
             color_space="lab" if self.model == "colorization" else "rgb",
             load_size=self.load_size, crop_size=self.crop_size, preprocess=self.preprocess,
-            upsample=self.upsample, thin_drawings=self.derive != "drawn", name=self.name, description=self.description,
+            upsample=self.upsample, spectral_norm=self.spectral_norm, thin_drawings=self.derive != "drawn", name=self.name, description=self.description,
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
-                      "ema_decay": self.ema_decay})
+                      "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

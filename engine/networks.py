@@ -11,6 +11,8 @@ import re
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm as with_spectral_norm
 
 NORMS = ("batch", "instance", "none")
 GENERATORS = ("unet_128", "unet_256", "unet_<N>", "resnet_6blocks", "resnet_9blocks", "resnet_<N>blocks")
@@ -213,6 +215,10 @@ class NLayerDiscriminator(nn.Module):
     def forward(self, x):
         return self.model(x)
 
+    def features(self, x) -> list[torch.Tensor]:
+        """The activations after every LeakyReLU, then the patch predictions (for feature matching)."""
+        return _activations(self.model, x)
+
 
 class PixelDiscriminator(nn.Module):
     """1x1 PixelGAN: classifies every pixel on its own; can only judge color, not structure."""
@@ -229,20 +235,34 @@ class PixelDiscriminator(nn.Module):
     def forward(self, x):
         return self.net(x)
 
+    def features(self, x) -> list[torch.Tensor]:
+        return _activations(self.net, x)
+
+
+def _activations(sequence: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    outputs = []
+    for layer in sequence:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            outputs.append(x)
+    return outputs + [x]
+
 
 def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
     """Initialize conv/linear weights (normal, xavier, kaiming, orthogonal) and BatchNorm as the reference."""
     def init_fn(m):
         name = type(m).__name__
         if hasattr(m, "weight") and ("Conv" in name or "Linear" in name):
+            # a spectrally normalized layer computes `weight`; initialize the stored one
+            weight = m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight
             if init_type == "normal":
-                nn.init.normal_(m.weight, 0.0, init_gain)
+                nn.init.normal_(weight, 0.0, init_gain)
             elif init_type == "xavier":
-                nn.init.xavier_normal_(m.weight, gain=init_gain)
+                nn.init.xavier_normal_(weight, gain=init_gain)
             elif init_type == "kaiming":
-                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+                nn.init.kaiming_normal_(weight, a=0, mode="fan_in")
             elif init_type == "orthogonal":
-                nn.init.orthogonal_(m.weight, gain=init_gain)
+                nn.init.orthogonal_(weight, gain=init_gain)
             else:
                 raise ValueError(f"unknown init type {init_type!r}")
             if getattr(m, "bias", None) is not None:
@@ -276,8 +296,10 @@ def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "ba
 
 
 def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str = "batch",
-             init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
-    """Build a discriminator: basic (70x70 PatchGAN), n_layers (n_layers_D in 1..5) or pixel (1x1)."""
+             init_type: str = "normal", init_gain: float = 0.02, spectral_norm: bool = False) -> nn.Module:
+    """Build a discriminator: basic (70x70 PatchGAN), n_layers (n_layers_D in 1..5) or pixel (1x1).
+
+    `spectral_norm` constrains every conv to spectral norm 1 (Miyato et al.; new state_dict keys)."""
     if netD == "basic":
         net = NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
     elif netD == "n_layers":
@@ -288,6 +310,10 @@ def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str 
         net = PixelDiscriminator(input_nc, ndf, norm=norm)
     else:
         raise ValueError(f"unknown discriminator {netD!r}; choose one of {', '.join(DISCRIMINATORS)}")
+    if spectral_norm:
+        for module in list(net.modules()):
+            if isinstance(module, nn.Conv2d):
+                with_spectral_norm(module)
     return init_weights(net, init_type, init_gain)
 
 

@@ -148,3 +148,18 @@ def test_resize_conv_decoder_has_no_checkerboard_at_initialization():
             out = net(torch.zeros(1, 3, 64, 64) + 0.3)[0]
         shares[upsample] = nyquist_share(((out + 1) * 127.5).clamp(0, 255).byte().permute(1, 2, 0).numpy())
     assert shares["nearest"] < 0.2 * shares["transpose"]
+
+
+def test_spectral_norm_discriminator_has_unit_spectral_norm_and_exposes_features():
+    torch.manual_seed(0)
+    net = define_D(6, 8, "basic", spectral_norm=True).train()
+    x = torch.randn(2, 6, 64, 64)
+    for _ in range(20):   # power iterations run in training-mode forwards
+        net(x)
+    conv = net.model[0]
+    sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+    assert sigma.item() == pytest.approx(1.0, abs=0.05)
+    net.eval()   # no power iteration, running BatchNorm statistics: the same network twice
+    features = net.features(x)
+    assert len(features) == 5 and torch.allclose(features[-1], net(x))
+    assert define_D(6, 8, "basic").state_dict().keys() != net.state_dict().keys()

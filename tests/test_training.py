@@ -97,6 +97,16 @@ def test_drawn_sketches_train_and_keep_stroke_width(datasets_dir, tmp_path):
     assert config["upsample"] == "bilinear"
 
 
+def test_spectral_norm_and_feature_matching_train_and_reload_with_discriminator(datasets_dir, tmp_path):
+    cfg = tiny(datasets_dir, tmp_path, spectral_norm=True, lambda_feat=10.0, max_steps=2, save_every=2)
+    model_dir = Trainer(cfg, progress=False).run()
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["G_feat"] > 0
+    from engine import Translator
+    translator = Translator.from_dir(model_dir, device="cpu", with_discriminators=True)
+    assert any("parametrizations" in key for key in translator.nets["D"].state_dict())
+
+
 def test_ema_exports_the_averaged_generator(datasets_dir, tmp_path):
     trainer = Trainer(tiny(datasets_dir, tmp_path, ema_decay=0.5, max_steps=4, save_every=4), progress=False)
     model_dir = trainer.run()

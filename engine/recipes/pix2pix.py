@@ -44,7 +44,15 @@ class Pix2PixRecipe(Recipe):
             loss_g = loss_g_reg
             if D is not None:
                 # The frozen D is called unwrapped: its parameters get no gradients to sync here.
-                loss_g_gan = self.gan_loss(unwrap(D)(torch.cat([real_a, fake_b], 1)), True, for_discriminator=False)
+                fake_ab = torch.cat([real_a, fake_b], 1)
+                if self.cfg.lambda_feat > 0:
+                    fake_features = unwrap(D).features(fake_ab)
+                    losses["G_feat"] = self.feature_matching(fake_features, real_a, real_b)
+                    loss_g = loss_g + losses["G_feat"]
+                    prediction = fake_features[-1]
+                else:
+                    prediction = unwrap(D)(fake_ab)
+                loss_g_gan = self.gan_loss(prediction, True, for_discriminator=False)
                 loss_g = loss_g + loss_g_gan
                 losses["G_GAN"] = loss_g_gan
         self.precision.backward(loss_g)
@@ -52,6 +60,14 @@ class Pix2PixRecipe(Recipe):
         self.precision.update()
         losses[f"G_{self.cfg.regression.upper()}"] = loss_g_reg
         return {k: v.detach() for k, v in losses.items()}
+
+    def feature_matching(self, fake_features, real_a, real_b) -> torch.Tensor:
+        """pix2pixHD's feature matching: lambda_feat * mean L1 between D's activations on the fake and
+        the real pair, layer by layer (the final predictions excluded)."""
+        with torch.no_grad():
+            real_features = unwrap(self.nets["D"]).features(torch.cat([real_a, real_b], 1))
+        pairs = list(zip(fake_features[:-1], real_features[:-1]))
+        return self.cfg.lambda_feat * sum(F.l1_loss(f.float(), r.float()) for f, r in pairs) / len(pairs)
 
     def to_rgb(self, role: str, tensor: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Turn an input (role 'input') or output-space tensor into RGB [-1, 1] for a sample sheet."""
