@@ -1,4 +1,4 @@
-"""Command line: python -m engine train | translate | evaluate | import-official ...
+"""Command line: python -m engine train | translate | evaluate | export-onnx | import-official ...
 
 Flag names mirror the reference implementation (pytorch-CycleGAN-and-pix2pix) where the concept is shared.
 """
@@ -149,6 +149,16 @@ def cmd_export(args, parser) -> int:
     return 0
 
 
+def cmd_export_onnx(args, parser) -> int:
+    from .onnx_export import export_onnx
+    out = export_onnx(args.model_dir, args.out, size=args.size, opset=args.opset, dtype=args.dtype,
+                      quantize_int8=args.int8, calibration=args.calibration, dynamic=args.dynamic,
+                      generator=args.generator)
+    precision = "int8" if args.int8 else args.dtype
+    print(f"exported {args.model_dir} -> {out} ({out.stat().st_size / 2**20:.1f} MiB, {precision})")
+    return 0
+
+
 def cmd_import(args, parser) -> int:
     from .checkpoint import import_official
     config = ModelConfig(task=args.model, netG=args.netG, ngf=args.ngf, norm=args.norm,
@@ -202,6 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--description", default="")
     export.add_argument("--input_kind", default="", help="photo | edges | labels | gray")
     export.set_defaults(run=cmd_export, subparser=export)
+
+    onnx = sub.add_parser("export-onnx", help="export a model's generator to ONNX (needs onnx, onnxruntime)")
+    onnx.add_argument("model_dir")
+    onnx.add_argument("--out", required=True, help="the .onnx file to write")
+    onnx.add_argument("--size", type=int, help="input side (default: the model's crop_size)")
+    onnx.add_argument("--dynamic", action="store_true", help="any input height and width (multiples of the net's)")
+    onnx.add_argument("--dtype", default="fp32", choices=["fp32", "fp16"])
+    onnx.add_argument("--int8", action="store_true", help="static int8 quantisation, calibrated on --calibration")
+    onnx.add_argument("--calibration", nargs="+", default=[], help="images or folders of the model's input kind")
+    onnx.add_argument("--generator", choices=["G", "G_A", "G_B"], help="default: G, or G_A for CycleGAN")
+    onnx.add_argument("--opset", type=int, default=17)
+    onnx.set_defaults(run=cmd_export_onnx, subparser=onnx)
 
     imp = sub.add_parser("import-official", help="convert a reference .pth generator into a model directory")
     imp.add_argument("path", help="e.g. latest_net_G.pth of a published model")
