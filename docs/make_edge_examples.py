@@ -1,5 +1,6 @@
 """Render docs/images/edges_examples.png: photos next to their extracted sketches, and a synthetic
-hand-drawn canvas next to its normalized drawing.
+hand-drawn canvas next to its normalized drawing; and docs/images/drawn_examples.png: the drawn-style
+training sketches (engine.sketches, `--derive drawn`) of public-domain photos, several draws each.
 
 Uses only public-domain images bundled with scikit-image. Run from the repository root:
     python docs/make_edge_examples.py
@@ -11,6 +12,7 @@ import random
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 from skimage import data
 
@@ -19,9 +21,12 @@ sys.path.insert(0, str(REPO))
 
 from engine.edges import normalize_drawing, sketch_from_photo  # noqa: E402
 from engine.images import image_grid, open_image  # noqa: E402
+from engine.sketches import random_drawing  # noqa: E402
 
 SIDE = 256
 OUTPUT = REPO / "docs" / "images" / "edges_examples.png"
+DRAWN_OUTPUT = REPO / "docs" / "images" / "drawn_examples.png"
+DRAWN_SIDE = 128   # the sketch models' training size
 
 
 def wobbly(points: list[tuple[float, float]], rng: random.Random, jitter: float = 2.5) -> list[tuple[float, float]]:
@@ -85,6 +90,18 @@ def main() -> None:
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     image_grid(rows, labels=["input", "sketch domain"]).save(OUTPUT, optimize=True)
     print(f"wrote {OUTPUT.relative_to(REPO)}")
+    drawn_rows = []
+    for name in ("chelsea", "astronaut", "coffee"):
+        photo = open_image(getattr(data, name)())
+        short = min(photo.size)
+        left, top = (photo.width - short) // 2, (photo.height - short) // 2
+        photo = photo.crop((left, top, left + short, top + short)).resize((DRAWN_SIDE, DRAWN_SIDE),
+                                                                         Image.Resampling.BICUBIC)
+        pixels = np.asarray(photo)
+        drawn_rows.append([photo] + [random_drawing(pixels, random.Random(seed)) for seed in range(5)])
+    image_grid(drawn_rows, labels=["photo (128 px)"] + [f"draw {i + 1}" for i in range(5)]).save(
+        DRAWN_OUTPUT, optimize=True)
+    print(f"wrote {DRAWN_OUTPUT.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Render the sample sheets of the embedded models (docs/images/samples_*.jpg) from our own drawings and
 public-domain photos only (scikit-image's bundled images); never from the research datasets.
 
-    python docs/make_sample_sheets.py [--only sketch facade colorize style]
+    python docs/make_sample_sheets.py [--only sketch facade colorize style] [--sketch_model DIR]
 
 Each sheet is made by the public engine API (`Translator`) from the model directories in weights/.
 """
@@ -28,6 +28,8 @@ WEIGHTS = REPO / "weights"
 IMAGES = REPO / "docs" / "images"
 SIDE = 256
 PUBLIC_DOMAIN_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+CATFACE_DRAWINGS = REPO / "tests" / "data" / "catface_drawings"   # ours: docs/make_catface_drawings.py
+PAIRS_PER_ROW = 4
 COLORIZERS = [("colorize_l1", "L1 only"), ("colorize_pixelgan", "1x1"), ("colorize_patchgan16", "16x16"),
               ("colorize_patchgan70", "70x70"), ("colorize_imagegan286", "286x286")]
 
@@ -55,7 +57,7 @@ def horse_scene(seed: int, coat: tuple[int, int, int]) -> Image.Image:
     return scene
 
 
-def model(name: str) -> Translator:
+def model(name: str | Path) -> Translator:
     path = WEIGHTS / name
     if not (path / "config.json").is_file():
         raise SystemExit(f"{path} is not a model directory")
@@ -69,15 +71,22 @@ def save(sheet: Image.Image, name: str) -> None:
     print(f"wrote {out.relative_to(REPO)}")
 
 
-def sketch_sheet() -> None:
-    """Hand-drawn-style canvases and sketches extracted from a public-domain cat photo -> cat photos."""
-    translator = model("sketch2cat")
+def sketch_sheet(model_dir: str | Path = "sketch2catface", out_name: str | None = None) -> None:
+    """Our cat-face drawings (tests/data/catface_drawings), a doodle and the sketch of a public-domain cat
+    photo -> photos, PAIRS_PER_ROW (drawing, photo) pairs a row, at the size the app shows them."""
+    translator = model(model_dir)
     size = translator.config.crop_size
-    drawings = [on_checkerboard(synthetic_drawing()).resize((SIDE, SIDE), Image.Resampling.LANCZOS),
-                random_doodle(4, size=SIDE), random_doodle(11, size=SIDE),
-                sketch_from_photo(public_photo("chelsea")).convert("RGB")]
-    rows = [[drawing, translator.translate(drawing, size=size)] for drawing in drawings]
-    save(image_grid(rows, labels=["drawing (ours / from a public-domain photo)", "sketch2cat"]), "sketch2cat")
+    drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
+                for path in sorted(CATFACE_DRAWINGS.glob("*.png"))]
+    drawings += [on_checkerboard(synthetic_drawing()).resize((SIDE, SIDE), Image.Resampling.LANCZOS),
+                 random_doodle(4, size=SIDE, subject="cat"),
+                 sketch_from_photo(public_photo("chelsea")).convert("RGB")]
+    pairs = [[drawing, translator.translate(drawing, size=size)] for drawing in drawings]
+    pairs += [[Image.new("RGB", (SIDE, SIDE), "white")] * 2] * (-len(pairs) % PAIRS_PER_ROW)
+    rows = [sum(pairs[i:i + PAIRS_PER_ROW], []) for i in range(0, len(pairs), PAIRS_PER_ROW)]
+    name = Path(model_dir).name
+    save(image_grid(rows, labels=["drawing (ours)", name] * PAIRS_PER_ROW), out_name or name)
+
 
 
 def facade_sheet() -> None:
@@ -125,8 +134,14 @@ SHEETS = {"sketch": sketch_sheet, "facade": facade_sheet, "colorize": colorize_s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=list(SHEETS), default=list(SHEETS))
-    for name in parser.parse_args().only:
-        SHEETS[name]()
+    parser.add_argument("--sketch_model", help="model directory for the sketch sheet (default weights/sketch2catface)")
+    parser.add_argument("--out_name", help="sheet name for --sketch_model (docs/images/samples_NAME.jpg)")
+    args = parser.parse_args()
+    for name in args.only:
+        if name == "sketch" and args.sketch_model:
+            sketch_sheet(args.sketch_model, args.out_name)
+        else:
+            SHEETS[name]()
 
 
 if __name__ == "__main__":

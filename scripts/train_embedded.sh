@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Reproduce the embedded models of weights/ from scratch: train, export (fp16), evaluate into the card,
+# update weights/manifest.json. Runs live in runs/NAME; running the script again continues them
+# (--continue: exact resume from the last checkpoint).
+#
+#   bash scripts/train_embedded.sh [MODEL ...]      default: every model below, one after the other
+#   THREADS=2 bash scripts/train_embedded.sh sketch2catface
+#   DEVICE=cuda FULL=1 bash scripts/train_embedded.sh sketch2catface   full-size version on a GPU
+#
+# MODEL: sketch2catface studio_facades colorize (the five colorizers) studio_monet2photo studio_horse2zebra
+# CPU recipes are sized for this project's 2-core machine (each model card gives the measured time);
+# FULL=1 switches to the papers' sizes (256 px, ngf 64, the reference's epoch schedule).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+SHARED=${I2I_SHARED:-../shared}
+DATA=$SHARED/datasets
+DEVICE=${DEVICE:-cpu}
+export OMP_NUM_THREADS=${THREADS:-1}
+COMMON=(--device "$DEVICE" --checkpoints_dir runs --num_workers 1 --quiet --save_every 500 --log_every 50)
+
+if [ "${FULL:-0}" = 1 ]; then
+  SIZE=(--load_size 286 --crop_size 256); NET128=unet_256; NGF=64; NDF=64; STEPS=()
+else
+  SIZE=(--load_size 142 --crop_size 128); NET128=unet_128; NGF=""; NDF=32; STEPS=(yes)
+fi
+
+# train NAME MAX_STEPS FLAGS...: train (or continue) runs/NAME; MAX_STEPS is ignored with FULL=1
+train() {
+  local name=$1 steps=$2; shift 2
+  local resume=(); [ -f "runs/$name/state.pt" ] && resume=(--continue)
+  local limit=(); [ ${#STEPS[@]} -gt 0 ] && limit=(--max_steps "$steps")
+  echo "== training $name"
+  $PY -m engine train --name "$name" "${COMMON[@]}" "${limit[@]}" "${resume[@]}" "$@"
+}
+
+# publish NAME DATAROOT [EXPORT FLAGS...]: fp16 export to weights/NAME, card metrics, manifest entry
+publish() {
+  local name=$1 dataroot=$2; shift 2
+  $PY -m engine export "runs/$name/model" --out "weights/$name" --half "$@"
+  $PY -m engine evaluate --model_dir "weights/$name" --dataroot "$dataroot" --phase val --write_card \
+      --size "$($PY -c "import json; print(json.load(open('weights/$name/config.json'))['crop_size'])")"
+  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/$name')"
+}
+
+sketch2catface() {
+  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" --derive drawn --netG "$NET128" \
+      --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 "${SIZE[@]}" \
+      --sample_every 1000 \
+      --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps)."
+  publish sketch2catface "$DATA/catfaces" --no_discriminators
+}
+
+studio_facades() {
+  train studio_facades 8000 --dataroot "$DATA/facades" --direction BtoA --netG unet_256 --ngf "${NGF:-24}" \
+      --ndf "$NDF" --upsample nearest --ema_decay 0.999 --load_size 286 --crop_size 256 --sample_every 1000 \
+      --description "Facade label map -> photo (CMP Facades, BtoA), 256 px."
+  publish studio_facades "$DATA/facades" --no_discriminators
+}
+
+colorize() {
+  $PY scripts/photo_mix.py --shared "$DATA" --out runs/data/photo_mix
+  local mix=runs/data/photo_mix/train
+  local what="Colorization (L -> ab) of landscapes, cats, cat faces, horses, zebras and facades"
+  train colorize_l1 6000 --model colorization --dataroot "$mix" --netG "$NET128" --ngf "${NGF:-16}" \
+      --ndf "$NDF" "${SIZE[@]}" --upsample nearest --ema_decay 0.999 --sample_every 2000 --netD none \
+      --description "$what, L1 regression only: the blurry, desaturated mean."
+  local d
+  for d in "colorize_pixelgan pixel 3 1x1 PixelGAN" "colorize_patchgan16 n_layers 1 16x16 PatchGAN" \
+           "colorize_patchgan70 basic 3 70x70 PatchGAN" "colorize_imagegan286 n_layers 5 286x286 ImageGAN"; do
+    set -- $d
+    train "$1" 6000 --model colorization --dataroot "$mix" --netG "$NET128" --ngf "${NGF:-16}" --ndf "$NDF" \
+        "${SIZE[@]}" --upsample nearest --ema_decay 0.999 --sample_every 2000 --netD "$2" --n_layers_D "$3" \
+        --description "$what, L1 + cGAN with a $4 $5 discriminator."
+  done
+  for d in colorize_l1 colorize_pixelgan colorize_patchgan16 colorize_patchgan70 colorize_imagegan286; do
+    publish "$d" runs/data/photo_mix
+  done
+}
+
+studio_monet2photo() {
+  train monet2photo 6000 --dataroot "$DATA/monet2photo" --model cycle_gan --netG resnet_6blocks \
+      --ngf "${NGF:-16}" --ndf "$NDF" --norm instance --gan_mode lsgan --no_dropout "${SIZE[@]}" --sample_every 1000 \
+      --description "CycleGAN Monet painting <-> landscape photo (monet2photo)."
+  $PY -m engine export runs/monet2photo/model --out weights/studio_monet2photo --half --no_discriminators \
+      --name studio_monet2photo
+  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/studio_monet2photo')"
+}
+
+studio_horse2zebra() {
+  train horse2zebra 5000 --dataroot "$DATA/horse2zebra" --model cycle_gan --netG resnet_6blocks \
+      --ngf "${NGF:-16}" --ndf "$NDF" --norm instance --gan_mode lsgan --no_dropout "${SIZE[@]}" --sample_every 1000 \
+      --description "CycleGAN horse <-> zebra (horse2zebra)."
+  $PY -m engine export runs/horse2zebra/model --out weights/studio_horse2zebra --half --no_discriminators \
+      --name studio_horse2zebra
+  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/studio_horse2zebra')"
+}
+
+MODELS=("$@")
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize studio_monet2photo studio_horse2zebra)
+for model in "${MODELS[@]}"; do
+  case "$model" in
+    sketch2catface|studio_facades|colorize|studio_monet2photo|studio_horse2zebra) "$model" ;;
+    *) echo "unknown model $model (known: sketch2catface studio_facades colorize studio_monet2photo studio_horse2zebra)" >&2
+       exit 2 ;;
+  esac
+done
+echo "done; sample sheets: python docs/make_sample_sheets.py"
