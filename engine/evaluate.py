@@ -14,7 +14,9 @@ Conventions (all metrics take PIL images or HxW / HxWx3 numpy arrays: uint8, uin
 """
 from __future__ import annotations
 
+import random
 import time
+import zlib
 from pathlib import Path
 from typing import Iterator, Sequence, Union
 
@@ -304,10 +306,11 @@ def ground_truth_pairs(config, paths: Sequence[Path], direction: str | None = No
     """(path, input, target) for each readable file, the way the model was trained.
 
     Aligned A|B files are split (`direction`, default the model's, AtoB: the left half is the input).
-    Plain photo folders (colorization, or pix2pix trained with derive "edges"/"gray") give the photo
-    as the target and derive the input: its sketch (`engine.edges.sketch_from_photo`), its grayscale,
-    or, for colorizers, the photo itself (the Translator turns it gray: its exact Lab L channel, which
-    is what a colorizer was trained on).
+    Plain photo folders (colorization, or pix2pix trained with derive "edges"/"drawn"/"gray") give the
+    photo as the target and derive the input: its sketch (`engine.edges.sketch_from_photo`; for "drawn",
+    one `engine.sketches.random_drawing` at the model's crop size, seeded by the file name), its
+    grayscale, or, for colorizers, the photo itself (the Translator turns it gray: its exact Lab L
+    channel, which is what a colorizer was trained on).
     """
     derive = config.training.get("derive")
     for path in paths:
@@ -320,6 +323,8 @@ def ground_truth_pairs(config, paths: Sequence[Path], direction: str | None = No
         elif derive == "edges":
             from .edges import sketch_from_photo
             yield path, sketch_from_photo(image).convert("RGB"), image
+        elif derive == "drawn":
+            yield path, _drawn(image, config.crop_size, path.name), image
         elif derive == "gray":
             yield path, _gray(image), image
         else:
@@ -328,6 +333,15 @@ def ground_truth_pairs(config, paths: Sequence[Path], direction: str | None = No
                 continue
             left, right = image.crop((0, 0, half, image.height)), image.crop((half, 0, 2 * half, image.height))
             yield (path, left, right) if (direction or config.direction) == "AtoB" else (path, right, left)
+
+
+def _drawn(image: Image.Image, side: int, name: str) -> Image.Image:
+    """A drawn-style sketch of `image` at a short side of `side`, the same for the same file name."""
+    from .sketches import random_drawing
+    scale = side / min(image.size)
+    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                         Image.Resampling.BICUBIC)
+    return random_drawing(np.asarray(small), random.Random(zlib.crc32(name.encode()))).convert("RGB")
 
 
 def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val", *, direction: str | None = None,

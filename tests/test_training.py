@@ -95,6 +95,13 @@ def test_drawn_sketches_train_and_keep_stroke_width(datasets_dir, tmp_path):
     config = json.loads((model_dir / "config.json").read_text())
     assert config["input_kind"] == "edges" and config["thin_drawings"] is False
     assert config["upsample"] == "bilinear"
+    from engine.config import ModelConfig
+    from engine.evaluate import evaluate_dir, ground_truth_pairs
+    paths = sorted((datasets_dir / "catfaces" / "val").glob("*.jpg"))[:2]
+    first, again = (list(ground_truth_pairs(ModelConfig.load(model_dir / "config.json"), paths)) for _ in range(2))
+    assert first[0][1].size == (64, 64) and first[0][1].tobytes() == again[0][1].tobytes()   # seeded by the name
+    metrics = evaluate_dir(model_dir, datasets_dir / "catfaces", max_items=2, size=64, progress=False)
+    assert metrics["n"] == 2 and math.isfinite(metrics["checkerboard"])
 
 
 def test_spectral_norm_and_feature_matching_train_and_reload_with_discriminator(datasets_dir, tmp_path):
