@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "HF_HUB_OFFLINE": "1",
@@ -32,6 +31,10 @@ configure_environment()
 
 import gradio as gr  # noqa: E402  (after the environment is set)
 from gradio import processing_utils  # noqa: E402
+
+from .models import registry  # noqa: E402
+from .settings import (DEFAULT_DATASET_MB, REPO, data_roots, runs_dir, training_enabled,  # noqa: E402
+                       weights_dir)
 
 
 def save_pil_to_cache_atomically(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
@@ -74,8 +77,6 @@ def max_side() -> int:
 def max_upload_bytes() -> int:
     """Gradio's limit for any upload, in bytes: $I2I_MAX_UPLOAD_MB megabytes (may be fractional), else
     25 MB, or 500 MB where training is enabled (dataset archives; decoding images is capped by pixels)."""
-    from .training import DEFAULT_DATASET_MB, training_enabled   # archives come through uploads too
-
     raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
     default = DEFAULT_DATASET_MB if training_enabled()[0] else DEFAULT_MAX_UPLOAD_MB
     try:
@@ -93,9 +94,6 @@ def blocked_paths() -> list[str]:
     $GRADIO_BLOCKED_PATHS. A folder holding the temporary directory (where Gradio keeps uploads and
     outputs) is left out, since blocking it would block every upload."""
     from gradio.utils import get_upload_folder, is_in_or_equal
-
-    from .models import weights_dir
-    from .training import data_roots, runs_dir
 
     extra = [p.strip() for p in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if p.strip()]
     folders = [REPO, runs_dir(), weights_dir(), *data_roots(), *extra]
@@ -167,8 +165,6 @@ def fit_side(image, limit: int):
 
 
 def no_model_message(tab: str, what: str, zoo_tab: str | None = None) -> str:
-    from .models import registry, weights_dir
-
     text = (f"**No {what} model is installed.** The {tab} tab needs one in `{weights_dir()}` "
             "(a folder with `model.safetensors` + `config.json`, or an entry of `manifest.json`). "
             "Train one in the Train tab, or set `I2I_WEIGHTS_DIR` to a folder of models.")

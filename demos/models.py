@@ -25,13 +25,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import REPO
-from .training import runs_dir
+from .settings import WEIGHTS_ENV, runs_dir, weights_dir
 
 logger = logging.getLogger("demos.models")
 
 TABS = ("sketch", "facade", "colorize", "style")
-WEIGHTS_ENV = "I2I_WEIGHTS_DIR"
 DEVICE_ENV = "I2I_DEVICE"
 
 
@@ -89,10 +87,6 @@ class ModelEntry:
         if self.description:
             parts.append(f". {self.description.strip()}")
         return "".join(parts)
-
-
-def weights_dir() -> Path:
-    return Path(os.environ.get(WEIGHTS_ENV) or REPO / "weights").expanduser()
 
 
 def tab_for(task: str, input_kind: str = "", text: str = "") -> str | None:

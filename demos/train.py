@@ -10,9 +10,10 @@ from PIL import Image
 
 from . import common
 from .common import guarded
-from .training import (ACTIVE_STATES, NET_D, PRESET_NOTES, PRESETS, TASKS, data_roots, local_data_allowed, manager,
-                       max_dataset_bytes, model_zip, named_datasets, preset_options, push_model, read_metrics,
-                       trained_models, training_enabled)
+from .runs import model_zip, push_model, read_metrics, trained_models
+from .settings import data_roots, local_data_allowed, training_enabled
+from .train_data import max_dataset_bytes, named_datasets
+from .training import ACTIVE_STATES, NET_D, PRESET_NOTES, PRESETS, TASKS, manager, preset_options
 
 EXPLANATION = """
 ### What happens when you press Start

@@ -5,21 +5,10 @@ comes from the worker's event file and the run's `metrics.jsonl` and `samples/`.
 runs is queued (first in, first out) and launched when the running job ends; a queued job can be
 cancelled. A stopped or failed run can be resumed from its last checkpoint (`state.pt`).
 
-A dataset is a folder inside the allowed roots, an uploaded archive (extracted safely into the
-uploads folder) or a named dataset (`engine.datasets_hub`: a folder of that name in the roots, the
-download cache, or a download where a network exists).
+The dataset is a folder, an uploaded archive or a named dataset (`demos.train_data`); the run's
+folder, model and curves are read by `demos.runs`; folders and the hosted-demo switches come from
+`demos.settings`.
 
-Environment:
-- `I2I_RUNS_DIR`: where runs go (default: the repository's `runs/`)
-- `I2I_DATA_ROOTS`: folders (os.pathsep-separated) that dataset paths must lie in
-  (default: `$I2I_SHARED/datasets` or `../shared/datasets`, and the repository's `data/`); the
-  uploads folder and the named-dataset cache are always allowed too
-- `I2I_UPLOADS_DIR`: where uploaded archives are extracted (default: `$I2I_RUNS_DIR/_uploads`)
-- `I2I_DATASETS_DIR`: the named-dataset cache (default: the repository's `data/`)
-- `I2I_MAX_DATASET_MB`: the largest archive accepted (default 500); it may expand to 4x that
-- `SPACE_ID` (set on Hugging Face Spaces) disables training unless `I2I_ENABLE_TRAINING=1`, and
-  dataset folders typed as paths unless `I2I_ALLOW_LOCAL_DATA=1`; `I2I_ENABLE_TRAINING=0` disables
-  training anywhere
 - `I2I_TRAIN_THREADS`: torch threads of the job (default: torch's own choice)
 """
 from __future__ import annotations
@@ -28,27 +17,24 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import REPO
+from .models import registry
+from .runs import list_runs, model_tab
+from .settings import REPO, local_data_allowed, runs_dir, training_enabled
+from .train_data import UNSAFE_NAME_CHARS, check_dataroot, extract_upload, named_dataset
 
 TASKS = ("pix2pix", "colorization", "cycle_gan")
 NET_D = ("basic", "n_layers", "pixel", "none")
 STOP_GRACE_SECONDS = 30.0
 WATCH_SECONDS = 0.5
 ACTIVE_STATES = ("starting", "running", "stopping")
-DEFAULT_DATASET_MB = 500
-EXPANSION = 4                       # an archive may expand to this many times its size limit
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAX_STEPS = 10_000_000
 
 # Size presets: TrainConfig options. Task-specific generator choices are in `preset_options`.
@@ -83,147 +69,6 @@ def preset_options(task: str, preset: str) -> dict:
     return options
 
 
-def training_enabled() -> tuple[bool, str]:
-    flag = os.environ.get("I2I_ENABLE_TRAINING", "").strip()
-    if flag == "0":
-        return False, "Training is disabled on this server (I2I_ENABLE_TRAINING=0)."
-    if os.environ.get("SPACE_ID") and flag != "1":
-        return False, ("Training is disabled on this hosted demo (it would need a GPU and hours). "
-                       "Clone the repository and run `python app.py` on your own machine to train.")
-    return True, ""
-
-
-def local_data_allowed() -> tuple[bool, str]:
-    """Dataset folders typed as server paths: refused on a hosted demo unless I2I_ALLOW_LOCAL_DATA=1."""
-    if os.environ.get("SPACE_ID") and os.environ.get("I2I_ALLOW_LOCAL_DATA", "").strip() != "1":
-        return False, ("dataset folders on the server are disabled on this hosted demo: upload a zip or choose "
-                       "a named dataset (I2I_ALLOW_LOCAL_DATA=1 enables folders)")
-    return True, ""
-
-
-def runs_dir() -> Path:
-    return Path(os.environ.get("I2I_RUNS_DIR") or REPO / "runs").expanduser().resolve()
-
-
-def uploads_dir() -> Path:
-    raw = os.environ.get("I2I_UPLOADS_DIR", "").strip()
-    return Path(raw).expanduser().resolve() if raw else runs_dir() / "_uploads"
-
-
-def datasets_dir() -> Path:
-    from engine.datasets_hub import datasets_dir as hub_dir
-    return hub_dir().resolve()
-
-
-def data_roots() -> list[Path]:
-    raw = os.environ.get("I2I_DATA_ROOTS", "").strip()
-    if raw:
-        roots = [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
-    else:
-        shared = Path(os.environ.get("I2I_SHARED") or REPO.parent / "shared")
-        roots = [shared / "datasets", REPO / "data"]
-    unique: list[Path] = []
-    for root in [r.resolve() for r in roots] + [uploads_dir(), datasets_dir()]:
-        if root not in unique:
-            unique.append(root)
-    return unique
-
-
-def check_dataroot(path: str) -> Path:
-    """The dataset folder, resolved, if it lies inside an allowed root; ValueError otherwise."""
-    if not path or not str(path).strip():
-        raise ValueError("enter a dataset folder")
-    candidate = Path(str(path).strip()).expanduser()
-    roots = data_roots()
-    if not candidate.is_absolute():
-        matches = [root / candidate for root in roots if (root / candidate).is_dir()]
-        candidate = matches[0] if matches else REPO / candidate
-    resolved = candidate.resolve()
-    if not any(resolved == root or root in resolved.parents for root in roots):
-        raise ValueError(f"dataset folder must be inside {' or '.join(str(r) for r in roots)}; got {resolved}")
-    if not resolved.is_dir():
-        raise ValueError(f"dataset folder not found: {resolved}")
-    return resolved
-
-
-def max_dataset_bytes() -> int:
-    """The largest dataset archive accepted, in bytes: $I2I_MAX_DATASET_MB megabytes, else 500 MB."""
-    try:
-        megabytes = float(os.environ.get("I2I_MAX_DATASET_MB", "") or DEFAULT_DATASET_MB)
-    except ValueError:
-        megabytes = DEFAULT_DATASET_MB
-    if not math.isfinite(megabytes) or megabytes <= 0:
-        megabytes = DEFAULT_DATASET_MB
-    return int(megabytes * 2**20)
-
-
-def _has_images(folder: Path) -> bool:
-    return any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in folder.rglob("*"))
-
-
-def extract_upload(archive: str | Path) -> Path:
-    """Extract an uploaded dataset archive (zip or tar) into a new folder of uploads_dir(); the dataset folder.
-
-    An archive holding a single folder (e.g. `facades/`) gives that folder. Unsafe, corrupt, too large or
-    image-less archives raise ValueError with one line; nothing is left behind.
-    """
-    from engine.datasets_hub import ArchiveError, safe_extract
-
-    path = Path(archive)
-    if not path.is_file():
-        raise ValueError("the uploaded archive is missing; upload it again")
-    size, limit = path.stat().st_size, max_dataset_bytes()
-    if size == 0:
-        raise ValueError(f"{path.name} is empty (0 bytes); upload a zip of images")
-    if size > limit:
-        raise ValueError(f"{path.name} is {size / 2**20:.0f} MB; the limit is {limit / 2**20:.0f} MB "
-                         "(I2I_MAX_DATASET_MB)")
-    stem = _NAME_OK.sub("_", path.name.split(".")[0]).strip("._-")[:40] or "dataset"
-    uploads_dir().mkdir(parents=True, exist_ok=True)
-    target = Path(tempfile.mkdtemp(prefix=f"{stem}_", dir=uploads_dir()))
-    try:
-        safe_extract(path, target, max_bytes=EXPANSION * limit)
-        children = [c for c in target.iterdir() if c.name != "__MACOSX" and not c.name.startswith(".")]
-        folder = children[0] if len(children) == 1 and children[0].is_dir() else target
-        if not _has_images(folder):
-            raise ValueError(f"{path.name} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    except ArchiveError as e:
-        shutil.rmtree(target, ignore_errors=True)
-        raise ValueError(f"unusable dataset archive: {e}") from None
-    except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
-        raise
-    return folder
-
-
-def dataset_kind(task: str) -> str:
-    """The collection of named datasets a task trains on (CycleGAN: unpaired, else paired pix2pix)."""
-    return "cycle_gan" if task == "cycle_gan" else "pix2pix"
-
-
-def named_datasets(task: str) -> list[str]:
-    from engine.datasets_hub import DATASETS
-    return list(DATASETS[dataset_kind(task)])
-
-
-def named_dataset(name: str, task: str) -> Path:
-    """A named dataset's folder: one of that name in the allowed roots, else the cache, else a download."""
-    from engine.datasets_hub import download_dataset
-    from engine.zoo import ZooError
-
-    kind, name = dataset_kind(task), (name or "").strip()
-    if name not in named_datasets(task):
-        raise ValueError(f"unknown {kind} dataset {name!r}; choose one of {', '.join(named_datasets(task))}")
-    for root in data_roots():
-        for folder in (root / name, root / kind / name):
-            if folder.is_dir() and any(folder.iterdir()):
-                return folder.resolve()
-    try:
-        return download_dataset(name, kind, datasets_dir(), show_progress=False).resolve()
-    except ZooError as e:
-        raise ValueError(str(e)) from None
-
-
 def describe_local_device() -> str:
     """The device a new job would use (the engine picks cuda, then mps, then cpu)."""
     try:
@@ -238,12 +83,11 @@ def describe_local_device() -> str:
         return "unknown"
 
 
-_NAME_OK = re.compile(r"[^A-Za-z0-9_.-]+")
 _NET_G = re.compile(r"unet_(\d+)|resnet_(\d+)blocks")
 
 
 def _clean_name(name: str, task: str) -> str:
-    name = _NAME_OK.sub("_", (name or "").strip()).strip("._-")[:64]
+    name = UNSAFE_NAME_CHARS.sub("_", (name or "").strip()).strip("._-")[:64]
     return name or f"app_{task}_{time.strftime('%Y%m%d_%H%M%S')}"
 
 
@@ -475,7 +319,7 @@ class TrainingManager:
             busy = {job.name for job in self.queue}
             if self.job is not None and self.job.state in ACTIVE_STATES:
                 busy.add(self.job.name)
-        return [run.name for run in _runs() if (run / "state.pt").is_file()
+        return [run.name for run in list_runs() if (run / "state.pt").is_file()
                 and (run / "train_config.json").is_file() and run.name not in busy]
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -571,7 +415,6 @@ class TrainingManager:
                 if not job.announced:
                     job.announced = True
                     if job.model_dir:
-                        from .models import registry
                         registry.rescan()
             if not self.queue:
                 return
@@ -690,98 +533,6 @@ def _discard(job: Job) -> None:
             job.run_dir.rmdir()
         except OSError:
             pass
-
-
-def _runs() -> list[Path]:
-    """The run folders of runs_dir(), newest first."""
-    root = runs_dir()
-    if not root.is_dir():
-        return []
-    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
-    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def _is_model_dir(path: Path) -> bool:
-    return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
-
-
-def trained_models() -> list[str]:
-    """Runs with an exported model (`runs/NAME/model/`), newest first."""
-    return [run.name for run in _runs() if _is_model_dir(run / "model")]
-
-
-def run_model_dir(name: str) -> Path:
-    """The exported model of run `name` (one of trained_models(); ValueError otherwise)."""
-    name = (name or "").strip()
-    if name not in trained_models():
-        raise ValueError(f"run {name!r} has no exported model in {runs_dir()}; choose one of the trained models")
-    return runs_dir() / name / "model"
-
-
-def model_tab(model_dir: str | Path) -> str | None:
-    """The tab where a trained model shows up (sketch, facade, colorize, style), None when none fits."""
-    from .models import tab_for
-
-    try:
-        config = json.loads((Path(model_dir) / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(config, dict):
-        return None
-    return tab_for(config.get("task", ""), config.get("input_kind", ""),
-                   f"{config.get('name', '')} {config.get('description', '')}")
-
-
-def model_zip(name: str) -> Path:
-    """A zip of run `name`'s model: `NAME/` with model.safetensors, config.json and README.md (the card)."""
-    model = run_model_dir(name)
-    out = Path(tempfile.mkdtemp(prefix="i2i-model-")) / f"{name}_model.zip"
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for filename in ("model.safetensors", "config.json", "README.md"):
-            if (model / filename).is_file():
-                zf.write(model / filename, f"{name}/{filename}")
-    return out
-
-
-def push_model(name: str, repo_id: str, token: str = "") -> str:
-    """Upload run `name`'s model to the Hugging Face Hub (`engine.zoo.push_to_hub`); the repository URL."""
-    from engine import zoo
-
-    model = run_model_dir(name)
-    repo_id = (repo_id or "").strip()
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", repo_id):
-        raise ValueError(f"the repository id must look like owner/name, got {repo_id!r}")
-    try:
-        return zoo.push_to_hub(model, repo_id, token=(token or "").strip() or None)
-    except (zoo.ZooError, OSError, ImportError) as e:
-        raise ValueError(f"push to {repo_id} failed: {e}") from None
-
-
-def read_metrics(run_dir: str | Path | None, max_points: int = 2000) -> list[dict]:
-    """metrics.jsonl as long-format rows {step, loss, value} for a line plot (thinned to max_points steps)."""
-    if not run_dir:
-        return []
-    path = Path(run_dir) / "metrics.jsonl"
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    if len(records) > max_points:
-        stride = -(-len(records) // max_points)
-        records = records[::stride] + ([records[-1]] if (len(records) - 1) % stride else [])
-    skip = {"step", "epoch", "lr", "sec_per_step", "elapsed"}
-    rows = []
-    for record in records:
-        for key, value in record.items():
-            if key not in skip and isinstance(value, (int, float)):
-                rows.append({"step": record.get("step", 0), "loss": key, "value": float(value)})
-    return rows
 
 
 manager = TrainingManager()

@@ -25,7 +25,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .zoo import ConnectionFailed, ZooError, download_file, offline_reason, with_base_url
+from .downloads import download_file
+from .zoo_base import ConnectionFailed, ZooError, offline_reason, with_base_url
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS_ENV = "I2I_DATASETS_DIR"

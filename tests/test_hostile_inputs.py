@@ -282,7 +282,7 @@ def test_pixel_limit_is_read_per_request(client, files, monkeypatch):
 
 def test_upload_limit_setting(monkeypatch):
     from demos.common import DEFAULT_MAX_UPLOAD_MB, max_upload_bytes
-    from demos.training import DEFAULT_DATASET_MB
+    from demos.settings import DEFAULT_DATASET_MB
 
     monkeypatch.delenv("I2I_MAX_UPLOAD_MB", raising=False)
     monkeypatch.delenv("I2I_ENABLE_TRAINING", raising=False)

@@ -83,8 +83,8 @@ def _events(run_dir: Path, kind: str) -> list[dict]:
 
 
 def test_hostile_inputs_give_one_line_errors(server, client, monkeypatch, tmp_path):
+    from demos.settings import runs_dir, uploads_dir
     from demos.train import train_start
-    from demos.training import runs_dir, uploads_dir
 
     def refused(*fragments, **kwargs):
         with pytest.raises(gradio.Error) as excinfo:
@@ -153,7 +153,8 @@ def test_hostile_inputs_give_one_line_errors(server, client, monkeypatch, tmp_pa
 
 def test_zip_queue_cancel_resume_and_trained_model_in_pickers(server, client, tmp_path):
     from demos.models import picker, registry
-    from demos.training import manager, uploads_dir
+    from demos.settings import uploads_dir
+    from demos.training import manager
 
     pairs = {f"facades_mini/train/{i}.png": _png(i) for i in range(6)}
     archive = _zip(tmp_path / "facades_mini.zip", pairs)
@@ -222,7 +223,8 @@ def _labels_png(tmp_path: Path) -> Path:
 def test_push_to_hub_uploads_the_model(server, monkeypatch):
     from huggingface_hub import HfApi
 
-    from demos.training import push_model, runs_dir
+    from demos.runs import push_model
+    from demos.settings import runs_dir
     from engine import ModelConfig, save_model
 
     cfg = ModelConfig(task="pix2pix", netG="unet_128", ngf=4, name="pushme")

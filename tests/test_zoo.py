@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import ModelConfig, Translator, save_model, zoo
+from engine import ModelConfig, Translator, official, save_model, zoo, zoo_models
 from engine.networks import define_G
 from local_http import FileServer
 
@@ -270,7 +270,7 @@ def test_hub_mirror(env, monkeypatch, tmp_path, reference_pth):
         calls.append((repo_id, filename, local_only))
         return mirrored
 
-    monkeypatch.setattr(zoo, "_mirror_file", fake_mirror)
+    monkeypatch.setattr(official, "_mirror_file", fake_mirror)
     monkeypatch.setenv("I2I_HUB_MIRROR", "someone/cyclegan-mirror")
     assert zoo.load("tiny_style", device="cpu").config.training["url"] == "hf://someone/cyclegan-mirror/tiny_style.pth"
     assert calls == [("someone/cyclegan-mirror", "tiny_style.pth", False)] and env.server.requests == []
@@ -278,14 +278,14 @@ def test_hub_mirror(env, monkeypatch, tmp_path, reference_pth):
 
 def test_concurrent_loads_build_once(env, monkeypatch):
     builds = []
-    original = zoo._load_translator
+    original = zoo_models.load_translator
 
     def slow_build(*args):
         builds.append(threading.get_ident())
         time.sleep(0.3)
         return original(*args)
 
-    monkeypatch.setattr(zoo, "_load_translator", slow_build)
+    monkeypatch.setattr(zoo_models, "load_translator", slow_build)
     barrier = threading.Barrier(4)
     results, errors = [], []
 
@@ -469,7 +469,7 @@ def test_catalogue_architectures_fit_the_published_checkpoints(fixtures_dir, fam
     published = json.loads((fixtures_dir / "full_size_state_dict_keys.json").read_text())[label]
     specs = [e for e in zoo.catalog_entries() if e["family"] == family]
     assert all(s["architecture"] == specs[0]["architecture"] and s["task"] == specs[0]["task"] for s in specs)
-    config = zoo._model_config(specs[0], specs[0]["url"], None)
+    config = official._model_config(specs[0], specs[0]["url"], None)
     with torch.device("meta"):
         net = config.build_generator(config.generator_names[0])
     assert {k: list(v.shape) for k, v in net.state_dict().items()} == published
