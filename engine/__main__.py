@@ -241,8 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--name", default="")
     imp.set_defaults(run=cmd_import, subparser=imp)
 
+    from .space_deploy import register_cli as register_deploy_cli
     from .zoo import register_cli
     register_cli(sub)
+    register_deploy_cli(sub)
     return parser
 
 
