@@ -6,12 +6,14 @@ import random
 import gradio as gr
 from PIL import Image
 
+from .catface_drawings import DESIGNS, drawing as catface_drawing
 from .common import guarded, no_model_message, open_photo, user_error
 from .examples import FACADE_CLASSES, FACADE_COLORS, hex_color, palette_legend_html, random_doodle, random_facade
 from .models import choices, picker, registry
 from .render import editor_composite, is_blank, network_size, save_png, snap_labels, translate
 
 CANVAS = 512
+PEN = 8   # px on the 512 canvas: 2 px at the sketch models' 128, the middle of the widths they learned
 
 EXPLANATION = """
 ### How it works: a conditional GAN + L1
@@ -91,13 +93,16 @@ def facade_api(labels, model: str = ""):
 
 
 def random_sketch(model_name=None):
-    """A random doodle for the canvas: a cat face for a cat model, else any simple drawing."""
+    """A random drawing for the canvas: a new cat face for a cat model, else any simple doodle."""
     try:
         entry = registry.get("sketch", model_name or None)
         about = f"{entry.name} {entry.title} {entry.description}".lower()
     except LookupError:   # no sketch model (yet): any drawing will do
         about = ""
-    return random_doodle(random.randrange(1 << 30), size=CANVAS, subject="cat" if "cat" in about else None)
+    seed = random.randrange(1 << 30)
+    if "cat" in about:
+        return catface_drawing(seed % len(DESIGNS), seed=seed)
+    return random_doodle(seed, size=CANVAS)
 
 
 def random_labels():
@@ -119,10 +124,10 @@ def build(demo: gr.Blocks) -> None:
                         canvas = gr.Sketchpad(
                             label="Draw here",
                             type="pil", image_mode="RGBA", canvas_size=(CANVAS, CANVAS), fixed_canvas=True,
-                            brush=gr.Brush(default_size=3, colors=["#111111"], color_mode="fixed"),
+                            brush=gr.Brush(default_size=PEN, colors=["#111111"], color_mode="fixed"),
                             eraser=gr.Eraser(default_size=18), layers=False, transforms=(), format="png",
                             height=CANVAS + 80, elem_id="sketch-canvas")
-                        gr.Markdown("Thin dark pen; the eraser is beside the pen, undo and clear are at the top.")
+                        gr.Markdown("A felt-tip pen (8 px); the eraser is beside it, undo and clear are at the top.")
                         with gr.Row():
                             example_btn = gr.Button("🎲 Random example", elem_id="sketch-random")
                             model = _model_dropdown("sketch", "Model")

@@ -58,7 +58,8 @@ def horse_scene(seed: int, coat: tuple[int, int, int]) -> Image.Image:
 
 
 def model(name: str | Path) -> Translator:
-    path = WEIGHTS / name
+    """The model weights/NAME, or the model directory at the path NAME."""
+    path = Path(name) if Path(name).is_dir() else WEIGHTS / name
     if not (path / "config.json").is_file():
         raise SystemExit(f"{path} is not a model directory")
     return Translator.from_dir(path)
@@ -87,6 +88,15 @@ def sketch_sheet(model_dir: str | Path = "sketch2catface", out_name: str | None 
     name = Path(model_dir).name
     save(image_grid(rows, labels=["drawing (ours)", name] * PAIRS_PER_ROW), out_name or name)
 
+
+
+def compare_sheet(model_dirs: list[str], out_name: str, count: int = 6) -> None:
+    """The first `count` of our cat-face drawings through several sketch models, a column each (ablations)."""
+    translators = [model(path) for path in model_dirs]
+    drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
+                for path in sorted(CATFACE_DRAWINGS.glob("*.png"))[:count]]
+    rows = [[drawing] + [t.translate(drawing, size=t.config.crop_size) for t in translators] for drawing in drawings]
+    save(image_grid(rows, labels=["drawing (ours)"] + [Path(path).name for path in model_dirs]), out_name)
 
 
 def facade_sheet() -> None:
@@ -135,8 +145,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=list(SHEETS), default=list(SHEETS))
     parser.add_argument("--sketch_model", help="model directory for the sketch sheet (default weights/sketch2catface)")
-    parser.add_argument("--out_name", help="sheet name for --sketch_model (docs/images/samples_NAME.jpg)")
+    parser.add_argument("--out_name", help="sheet name for --sketch_model or --compare (docs/images/samples_NAME.jpg)")
+    parser.add_argument("--compare", nargs="+", metavar="DIR", help="only a comparison sheet of these sketch models")
     args = parser.parse_args()
+    if args.compare:
+        compare_sheet(args.compare, args.out_name or "ablation")
+        return
     for name in args.only:
         if name == "sketch" and args.sketch_model:
             sketch_sheet(args.sketch_model, args.out_name)
