@@ -17,7 +17,7 @@ configure_environment()   # before gradio is imported anywhere: no analytics, no
 
 import gradio as gr  # noqa: E402
 
-from demos import colorize, sketch, style, train  # noqa: E402
+from demos import colorize, sketch, style, train, why_cgan  # noqa: E402
 
 TITLE = "Image-to-image translation studio"
 INTRO = """
@@ -38,6 +38,7 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             sketch.build(demo)
             colorize.build(demo)
+            why_cgan.build(demo)
             style.build(demo)
             train.build(demo)
     demo.queue(default_concurrency_limit=1, max_size=64)

@@ -1,4 +1,5 @@
-"""Image-to-image translation engine: pix2pix, CycleGAN and colorization, training and inference.
+"""Image-to-image translation engine: pix2pix, CycleGAN and colorization, training and inference
+(and the 1-D "Why cGAN?" toy).
 
 The public API the app and users call; everything else in the package is an implementation detail.
 Names are imported on first use, so `import engine` stays cheap.
@@ -11,6 +12,7 @@ _PUBLIC = {
     "ModelConfig": "config", "TrainConfig": "config",
     "Translator": "inference",
     "define_D": "networks", "define_G": "networks", "discriminator_name": "networks", "receptive_field": "networks",
+    "ToyConfig": "toy", "ToyResult": "toy", "toy_colors": "toy", "toy_preset": "toy", "train_toy": "toy",
     "Trainer": "trainer", "TrainingError": "trainer", "train": "trainer",
 }
 __all__ = sorted(_PUBLIC)
