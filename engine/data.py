@@ -293,12 +293,13 @@ class DerivedPairDataset(ImageFolderDataset):
     """Pairs made from a plain folder of photos: B = the photo, A = its sketch (derive="edges", via
     engine.edges, cached) or its grayscale (derive="gray"), derived at full size before the joint
     random transform; or (derive="drawn") a drawn-looking sketch of the transformed photo, new at
-    every draw (engine.sketches: random detail, dropped strokes, stroke width, TPS warp)."""
+    every draw (engine.sketches: random detail, dropped strokes, stroke width, TPS warp; on aligned faces
+    `sketch_outline` of them also get a drawn head outline)."""
 
     def __init__(self, folder: str | Path, derive: str = "edges", preprocess: str = "resize_and_crop",
                  load_size: int = 286, crop_size: int = 256, no_flip: bool = False, input_nc: int = 3,
                  output_nc: int = 3, max_items: int | None = None, seed: int | None = None,
-                 edge_cache_size: int = 2048):
+                 edge_cache_size: int = 2048, sketch_outline: float = 0.0):
         super().__init__(preprocess=preprocess, load_size=load_size, crop_size=crop_size, no_flip=no_flip,
                          seed=seed)
         if derive not in DERIVATIONS:
@@ -310,6 +311,7 @@ class DerivedPairDataset(ImageFolderDataset):
         self.input_nc = input_nc
         self.output_nc = output_nc
         self.edge_cache_size = edge_cache_size
+        self.sketch_outline = sketch_outline
         self._edge_cache: OrderedDict[str, tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -321,7 +323,7 @@ class DerivedPairDataset(ImageFolderDataset):
         params = self.draw_params(photo.size)
         if self.derive == "drawn":
             photo = apply_transform(photo, params)
-            drawing = random_drawing(np.asarray(photo), self.rng)
+            drawing = random_drawing(np.asarray(photo), self.rng, outline_share=self.sketch_outline)
             return {"A": to_tensor(drawing, self.input_nc), "B": to_tensor(photo, self.output_nc),
                     "A_path": str(path), "B_path": str(path)}
         derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")

@@ -129,16 +129,29 @@ def lab_histogram_intersection(pred_rgb: ImageLike | Sequence[ImageLike], target
     return ours.intersection(truth)
 
 
-def nyquist_share(image: ImageLike) -> float:
+def nyquist_share(image: ImageLike, channels: str = "luma") -> float:
     """Share of one image's spectral power on the Nyquist row and column of its 2-D DFT (0.0 if flat).
 
-    The luminance (BT.601 weights of RGB in [0, 1]) is cropped to even sides (odd sides have no exact
-    Nyquist line; the last row or column goes), its mean is subtracted (no DC), and the power |F|^2 on
-    the row ky = H/2 and the column kx = W/2 (their crossing counted once) is divided by the total.
-    No window: the border discontinuity leaks some power onto these lines in predictions and targets
-    alike (a Hann window lowers the ratios, e.g. studio_facades 3.6 -> 2.4 at 128 px).
+    `channels` "luma": the luminance (BT.601 weights of RGB in [0, 1]); "ab": the mean share of the Lab
+    a and b channels (a colorizer's own output: its L is the photo's). Each channel is cropped to even
+    sides (odd sides have no exact Nyquist line; the last row or column goes), its mean is subtracted
+    (no DC), and the power |F|^2 on the row ky = H/2 and the column kx = W/2 (their crossing counted
+    once) is divided by the total. No window: the border discontinuity leaks some power onto these
+    lines in predictions and targets alike (a Hann window lowers the ratios, e.g. studio_facades 3.6 ->
+    2.4 at 128 px).
     """
-    y = _as_float(image) @ LUMA
+    rgb = _as_float(image)
+    if channels == "luma":
+        planes = [rgb @ LUMA]
+    elif channels == "ab":
+        lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float()).double().numpy()
+        planes = [lab[1], lab[2]]
+    else:
+        raise ValueError(f"channels must be luma or ab, got {channels!r}")
+    return float(np.mean([_plane_nyquist_share(plane) for plane in planes]))
+
+
+def _plane_nyquist_share(y: np.ndarray) -> float:
     y = y[: y.shape[0] // 2 * 2, : y.shape[1] // 2 * 2]
     if y.size == 0 or np.ptp(y) < 1e-9:
         return 0.0
@@ -351,7 +364,8 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
 
     Inputs and targets are resized to size x size (None: each image's own size, long side capped at
     1024 px); L1 and PSNR are averaged per image, the histogram intersections pool the whole set, and
-    "checkerboard" is `checkerboard_ratio` of the predictions to the targets.
+    "checkerboard" is `checkerboard_ratio` of the predictions to the targets (for colorizers on the Lab
+    a and b channels, their actual output).
     For a CycleGAN, `direction` (default the model's) also picks the generator: the model's own
     direction runs G_A, the other G_B; on unpaired {phase}A/ and {phase}B/ folders the CycleGAN is
     scored by `evaluate_unpaired` instead. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b",
@@ -362,6 +376,9 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     from .inference import Translator
 
     task = ModelConfig.load(Path(model_dir) / CONFIG_FILE).task if (Path(model_dir) / CONFIG_FILE).is_file() else None
+    if task == "stargan":
+        raise ValueError("a stargan model has no ground truth to compare with: score it with "
+                         "engine.evaluate_stargan.evaluate_stargan (python -m engine evaluate does)")
     if task == "cycle_gan" and _aligned_cycle_folder(dataroot, phase) is None \
             and _unpaired_folders(dataroot, phase) is not None:
         return evaluate_unpaired(model_dir, dataroot, phase, max_items=max_items, size=size, device=device,
@@ -382,6 +399,7 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     total = len(paths) if max_items is None else min(len(paths), max_items)
 
     start = time.perf_counter()
+    channels = "ab" if config.task == "colorization" else "luma"   # a colorizer's L is the photo's own
     l1s, psnrs, fake_shares, real_shares = [], [], [], []
     ours, truth = LabHistograms(bins), LabHistograms(bins)
     pending: list[tuple[Image.Image, Image.Image]] = []
@@ -393,8 +411,8 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
             psnrs.append(psnr(pred, target))
             ours.add(pred)
             truth.add(target)
-            fake_shares.append(nyquist_share(pred))
-            real_shares.append(nyquist_share(target))
+            fake_shares.append(nyquist_share(pred, channels))
+            real_shares.append(nyquist_share(target, channels))
         bar.update(len(pending))
         pending.clear()
 

@@ -176,12 +176,16 @@ def default_tab(task: str, input_kind: str = "photo") -> str:
     return "style"
 
 
+KEPT_ON_UPDATE = ("title", "license")   # written by people: a re-trained model keeps them
+
+
 def add_to_manifest(model_dir: str | Path, *, manifest_file: str | Path | None = None, **entry) -> dict:
     """Write or update the manifest entry of an embedded model directory and return it.
 
     Fields not given are taken from the model's config.json (name, task, architecture, input kind,
     input size...); the sha256 of model.safetensors is computed. `path` is stored relative to the
-    manifest's folder when the model lies under it. An entry of the same name is replaced in place.
+    manifest's folder when the model lies under it. An entry of the same name is replaced in place,
+    keeping its human-written `title` and `license` unless new ones are given.
     """
     model_dir = Path(model_dir)
     if not is_model_dir(model_dir):
@@ -237,6 +241,9 @@ def add_to_manifest(model_dir: str | Path, *, manifest_file: str | Path | None =
                 if item.get("source", "embedded") != "embedded":
                     raise ZooError(f"{name!r} is the name of a {item.get('source')} model in {manifest_file}; "
                                    "give the embedded model another name (e.g. studio_" + name + ")")
+                for key in KEPT_ON_UPDATE:
+                    if key not in entry and item.get(key):
+                        record[key] = item[key]
                 models[index] = record
                 break
         else:

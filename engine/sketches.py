@@ -11,6 +11,11 @@ training sketch from a photo the way `derive="drawn"` uses it:
    sometimes the closed contours of `engine.edges.extract_lines` instead;
 3. some strokes dropped at random, then every stroke drawn at one random width.
 
+On aligned face crops (catfaces: the face centred, ears at the top) photos rarely show the head's
+outline as an edge, while people always draw it. `outline_share` of the sketches then also get a head
+outline (`head_outline`: a jittered oval with two ears where aligned faces have them), so a drawn
+outline is familiar to the model and not painted back as a streak.
+
 Lines are binary (0 = ink, 255 = paper), as `engine.edges.normalize_drawing(thin=False)` gives for
 canvas drawings. Parameters are in pixels at a 128-px side and scale with the image.
 """
@@ -37,6 +42,12 @@ WIDTHS = (1, 2, 3)                # stroke widths at the reference side, and how
 WIDTH_WEIGHTS = (0.3, 0.45, 0.25)
 WARP_GRID = 4
 WARP_STRENGTH = 0.012             # TPS control-point jitter, a fraction of the side (~1.5 px at 128)
+# the head of an aligned face crop, in fractions of the side (the mean catfaces/train image and the
+# size people draw heads at):
+HEAD_CENTER = (0.5, 0.5)          # the oval's centre, x and y
+HEAD_RADII = (0.36, 0.32)
+EAR_TIPS = ((0.22, 0.06), (0.78, 0.06))
+HEAD_JITTER = 0.04                # each of the above moves by up to this much, the size by up to 12 %
 
 
 def dog_lines(rgb: np.ndarray, sigma: float, percentile: float, min_length: int) -> np.ndarray:
@@ -66,8 +77,32 @@ def draw_width(lines: np.ndarray, width: int) -> np.ndarray:
     return cv2.dilate(lines.astype(np.uint8), pen) > 0
 
 
-def random_drawing(rgb: np.ndarray, rng: random.Random) -> Image.Image:
-    """A drawn-looking sketch (mode L) of an HxWx3 uint8 photo, at a random level of detail."""
+def head_outline(width: int, height: int, rng: random.Random) -> np.ndarray:
+    """A 1-px head outline as people draw one on an aligned face: an oval open at the top, joined to two
+    pointed ears, position, size and ear tips jittered."""
+    def jitter(value: float) -> float:
+        return value + rng.uniform(-HEAD_JITTER, HEAD_JITTER)
+
+    size = rng.uniform(0.88, 1.12)
+    cx, cy = jitter(HEAD_CENTER[0]), jitter(HEAD_CENTER[1])
+    rx, ry = HEAD_RADII[0] * size, HEAD_RADII[1] * size
+    gap = rng.uniform(0.55, 0.8)   # half-angle of the opening at the top, between the ears (radians)
+    angles = np.linspace(-np.pi / 2 + gap, 3 * np.pi / 2 - gap, 48)
+    oval = np.stack([cx + rx * np.cos(angles), cy + ry * np.sin(angles)], 1)
+    left_tip = (jitter(EAR_TIPS[0][0]), jitter(EAR_TIPS[0][1]))
+    right_tip = (jitter(EAR_TIPS[1][0]), jitter(EAR_TIPS[1][1]))
+    top = [(cx - 0.35 * rx, cy - 0.93 * ry), (cx + 0.35 * rx, cy - 0.93 * ry)]
+    outline = np.vstack([oval[-1:], [left_tip], top, [right_tip], oval[:1]])  # top-left, ears and crown, top-right
+    mask = np.zeros((height, width), np.uint8)
+    for points, closed in ((oval, False), (outline, False)):
+        pixels = np.round(points * [width - 1, height - 1]).astype(np.int32)
+        cv2.polylines(mask, [pixels], closed, 1, 1)
+    return mask > 0
+
+
+def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0.0) -> Image.Image:
+    """A drawn-looking sketch (mode L) of an HxWx3 uint8 photo, at a random level of detail; with
+    probability `outline_share` (aligned faces) a drawn head outline is added."""
     scale = min(rgb.shape[:2]) / REFERENCE_SIDE
     warped = tps_warp(rgb, WARP_GRID, WARP_STRENGTH, rng)
     if rng.random() < CONTOUR_SHARE:
@@ -75,6 +110,8 @@ def random_drawing(rgb: np.ndarray, rng: random.Random) -> Image.Image:
     else:
         min_length = max(2, round(rng.randint(*MIN_LENGTH_RANGE) * scale))
         lines = dog_lines(warped, rng.uniform(*SIGMA_RANGE) * scale, rng.uniform(*PERCENTILE_RANGE), min_length)
+    if outline_share > 0 and rng.random() < outline_share:
+        lines = lines | head_outline(rgb.shape[1], rgb.shape[0], rng)
     lines = drop_strokes(lines, rng.uniform(*DROP_RANGE), rng)
     width = max(1, round(rng.choices(WIDTHS, WIDTH_WEIGHTS)[0] * scale))
     return Image.fromarray(np.where(draw_width(lines, width), 0, 255).astype(np.uint8))

@@ -182,3 +182,15 @@ def test_evaluate_unpaired_cyclegan(tmp_path):
     pix = _model(tmp_path, "p")
     with pytest.raises(ValueError, match="CycleGAN"):
         evaluate_unpaired(pix, tmp_path / "data", "test", progress=False)
+
+
+def test_ab_nyquist_share_sees_a_chroma_grid_that_luma_misses():
+    from engine.evaluate import nyquist_share
+    smooth = np.full((64, 64, 3), 0.5) + np.linspace(0, 0.2, 64)[None, :, None]
+    grid = smooth.copy()
+    checker = (np.indices((64, 64)).sum(0) % 2)[..., None]
+    grid += (checker - 0.5) * np.array([0.06, -0.06 * 0.299 / 0.587, 0.0])   # red/green flips, same luminance
+    assert nyquist_share(grid, "ab") > 20 * nyquist_share(smooth, "ab") + 1e-3
+    assert nyquist_share(grid, "luma") < 0.05
+    with pytest.raises(ValueError, match="channels"):
+        nyquist_share(smooth, "rgb")

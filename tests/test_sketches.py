@@ -82,3 +82,22 @@ def test_drawn_pairs_are_new_at_every_draw_and_repeatable_by_seed(datasets_dir):
     assert first["A"].shape == (3, 64, 64) and first["B"].shape == (3, 64, 64)
     assert np.array_equal(first["A"].numpy(), again["A"].numpy())
     assert not np.array_equal(first["A"].numpy(), other["A"].numpy())
+
+
+def test_head_outline_is_an_open_oval_with_two_ears_around_the_centre():
+    from engine.sketches import head_outline
+    outline = head_outline(128, 128, random.Random(0))
+    ys, xs = np.nonzero(outline)
+    assert 0.5 * 128 < xs.max() - xs.min() < 0.95 * 128          # a head, most of the width
+    assert ys.min() < 0.2 * 128 and ys.max() > 0.7 * 128          # ear tips near the top, chin low
+    left, right = outline[:, :64], outline[:, 64:]
+    assert abs(int(left.sum()) - int(right.sum())) < 0.35 * outline.sum()   # roughly symmetric
+    assert not np.array_equal(outline, head_outline(128, 128, random.Random(1)))
+
+
+def test_outline_share_adds_outlines_only_when_asked(datasets_dir):
+    photo = _face(datasets_dir, 2)
+    plain = [np.asarray(random_drawing(photo, random.Random(s))) for s in range(8)]
+    framed = [np.asarray(random_drawing(photo, random.Random(s), outline_share=1.0)) for s in range(8)]
+    ink = lambda images: np.mean([np.mean(image == 0) for image in images])   # noqa: E731
+    assert ink(framed) > ink(plain) + 0.01

@@ -327,6 +327,8 @@ def test_embedded_model_via_add_to_manifest(env, monkeypatch):
     zoo.add_to_manifest(model_dir, manifest_file=env.manifest, title="Sketchy v2")   # update in place
     models = json.loads(env.manifest.read_text())["models"]
     assert [m["name"] for m in models] == ["sketchy", "tiny_style"] and models[0]["title"] == "Sketchy v2"
+    retrained = zoo.add_to_manifest(model_dir, manifest_file=env.manifest)   # a re-trained model keeps its words
+    assert retrained["title"] == "Sketchy v2" and retrained["license"] == "CC-BY-4.0"
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")                                    # embedded models work offline
     offline = zoo.list_models(include_remote=False)
