@@ -18,7 +18,7 @@ from .config import ModelConfig, TrainConfig
 HELP = {
     "dataroot": "dataset folder: aligned A|B images in train/ (pix2pix), trainA/ + trainB/ (cycle_gan), "
                 "or a folder of photos (colorization, or pix2pix with --derive)",
-    "model": "pix2pix | cycle_gan | colorization",
+    "model": "pix2pix | cycle_gan | colorization | stargan",
     "derive": "make pairs from a plain photo folder: edges (extracted contours -> photo), drawn (sketch-like "
               "strokes of random width, dropped strokes and warps -> photo; see docs/edges.md) or gray",
     "upsample": "generator decoder: transpose (the reference's; its checkpoints), nearest or bilinear "
@@ -29,10 +29,19 @@ HELP = {
     "direction": "AtoB or BtoA (facades: labels->photo is BtoA)",
     "netD": "basic (70x70) | n_layers | pixel (1x1) | none (no discriminator: pure L1/L2 regression)",
     "netG": "unet_128 | unet_256 | unet_<downs> | resnet_6blocks | resnet_9blocks",
-    "gan_mode": "vanilla | lsgan | wgangp | hinge",
+    "gan_mode": "vanilla | lsgan | wgangp | hinge (default: wgangp for stargan, vanilla otherwise)",
     "max_steps": "stop after this many steps (the linear decay then covers the last n_epochs_decay share)",
     "device": "auto (cuda, mps, cpu) or an explicit device such as cpu or cuda:1",
     "amp": "mixed precision on CUDA (bf16 where supported)",
+    "domains": "stargan: comma-separated domain labels in the generator's order (default: every label in the "
+               "data, sorted); images with other labels are left out",
+    "labels_csv": "stargan: CSV with a file,label header; a bare name is looked up in each image folder "
+                  "(default: the folder's only .csv, e.g. catfaces' coats.csv; none: one subfolder per domain)",
+    "lambda_cls": "stargan: weight of the domain classification losses (paper: 1)",
+    "lambda_rec": "stargan: weight of the reconstruction L1 of G(G(x, c), c_x) (paper: 10)",
+    "n_critic": "stargan: discriminator steps per generator step; a run's steps count D steps (paper: 5; default 2, "
+                "which keeps the critic ahead of G at 68% of the paper's CPU time per G step, docs/stargan.md)",
+    "lambda_gp": "wgangp: weight of the gradient penalty (paper: 10)",
 }
 
 
@@ -119,9 +128,17 @@ def cmd_translate(args, parser) -> int:
 
 
 def cmd_evaluate(args, parser) -> int:
+    from .checkpoint import CONFIG_FILE
     from .evaluate import describe_metrics, evaluate_dir
-    metrics = evaluate_dir(args.model_dir, args.dataroot, phase=args.phase, max_items=args.max_items,
-                           size=args.size, direction=args.direction)
+    config = Path(args.model_dir) / CONFIG_FILE
+    if config.is_file() and ModelConfig.load(config).task == "stargan":
+        from .evaluate_stargan import describe_stargan_metrics, evaluate_stargan
+        metrics = evaluate_stargan(args.model_dir, args.dataroot, phase=args.phase, classifier=args.classifier,
+                                   labels_csv=args.labels_csv, max_items=args.max_items, size=args.size)
+        describe_metrics = describe_stargan_metrics
+    else:
+        metrics = evaluate_dir(args.model_dir, args.dataroot, phase=args.phase, max_items=args.max_items,
+                               size=args.size or 256, direction=args.direction)
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.json:
@@ -133,6 +150,19 @@ def cmd_evaluate(args, parser) -> int:
                 f"(`python -m engine evaluate --model_dir {args.model_dir} --dataroot {args.dataroot} "
                 f"--phase {args.phase}`).\n")
         card.write_text((card.read_text() if card.is_file() else "") + line)
+    return 0
+
+
+def cmd_train_classifier(args, parser) -> int:
+    from .domain_classifier import domain_accuracy, save_classifier, train_domain_classifier
+    domains = [d for d in args.domains.split(",") if d] if args.domains else None
+    model = train_domain_classifier(args.dataroot, args.labels_csv, domains=domains, steps=args.steps,
+                                    batch_size=args.batch_size, seed=args.seed,
+                                    on_log=lambda step, loss: print(f"step {step} loss {loss:.4f}", flush=True))
+    out = save_classifier(model, args.out)
+    print(f"saved {out} ({out.stat().st_size / 2**10:.0f} KiB)")
+    if args.val_phase:
+        print(json.dumps(domain_accuracy(model, args.dataroot, args.labels_csv, phase=args.val_phase), indent=2))
     return 0
 
 
@@ -176,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a pix2pix, CycleGAN or colorization model")
+    train = sub.add_parser("train", help="train a pix2pix, CycleGAN, colorization or StarGAN model")
     _add_train_flags(train)
     train.set_defaults(run=cmd_train, subparser=train)
 
@@ -197,11 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataroot", required=True)
     evaluate.add_argument("--phase", default="val")
     evaluate.add_argument("--direction", choices=["AtoB", "BtoA"], help="default: the model's own")
-    evaluate.add_argument("--size", type=int, default=256)
+    evaluate.add_argument("--size", type=int, help="resize to SIZE x SIZE (default: 256; stargan: its crop size)")
     evaluate.add_argument("--max_items", type=int)
+    evaluate.add_argument("--classifier", help="stargan: a domain classifier (python -m engine train-classifier)")
+    evaluate.add_argument("--labels_csv", help="stargan: the labels CSV (default: the folder's only .csv)")
     evaluate.add_argument("--json", help="also write the metrics to this file")
     evaluate.add_argument("--write_card", action="store_true", help="append the metrics to the model card")
     evaluate.set_defaults(run=cmd_evaluate, subparser=evaluate)
+
+    classifier = sub.add_parser("train-classifier", help="train a small domain classifier (for stargan evaluation)")
+    classifier.add_argument("--dataroot", required=True, help="labelled images in DATAROOT/train (or DATAROOT)")
+    classifier.add_argument("--out", required=True, help="the .safetensors file to write")
+    classifier.add_argument("--labels_csv", help="default: the folder's only .csv; none: one subfolder per domain")
+    classifier.add_argument("--domains", help="comma-separated labels (default: all, sorted)")
+    classifier.add_argument("--steps", type=int, default=400)
+    classifier.add_argument("--batch_size", type=int, default=64)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--val_phase", default="val", help="report the accuracy on this split ('' : none)")
+    classifier.set_defaults(run=cmd_train_classifier, subparser=classifier)
 
     export = sub.add_parser("export", help="copy a trained model directory, e.g. in fp16 for embedding")
     export.add_argument("model_dir")

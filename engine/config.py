@@ -8,9 +8,10 @@ from pathlib import Path
 
 from torch import nn
 
-from .networks import UPSAMPLINGS, define_D, define_G, receptive_field
+from .networks import (UPSAMPLINGS, define_conditional_G, define_D, define_G, define_stargan_D, receptive_field,
+                       stargan_receptive_field)
 
-TASKS = ("pix2pix", "cycle_gan", "colorization")
+TASKS = ("pix2pix", "cycle_gan", "colorization", "stargan")
 FORMAT_VERSION = 1
 
 
@@ -28,6 +29,7 @@ class ModelConfig:
     show and how to preprocess; `color_space` is "rgb" or "lab" (colorization: L in, ab out).
     `upsample` is the generator's decoder (networks.define_G); `thin_drawings` tells whether user drawings
     are thinned to 1-px lines (models trained on extracted edges) or keep their stroke width ("drawn").
+    `domains` (stargan) names the domain labels in the order of the generator's label input.
     """
 
     task: str = "pix2pix"
@@ -50,6 +52,7 @@ class ModelConfig:
     upsample: str = "transpose"
     spectral_norm: bool = False
     thin_drawings: bool = True
+    domains: list[str] = field(default_factory=list)
     name: str = ""
     description: str = ""
     training: dict = field(default_factory=dict)
@@ -62,6 +65,8 @@ class ModelConfig:
             raise ValueError(f"direction must be AtoB or BtoA, got {self.direction!r}")
         if self.color_space not in ("rgb", "lab"):
             raise ValueError(f"color_space must be rgb or lab, got {self.color_space!r}")
+        if self.task == "stargan" and len(self.domains) < 2:
+            raise ValueError(f"a stargan model needs at least 2 domains, got {self.domains}")
 
     @property
     def generator_names(self) -> tuple[str, ...]:
@@ -75,17 +80,27 @@ class ModelConfig:
 
     @property
     def receptive_field(self) -> int | None:
-        return None if self.netD is None else receptive_field(self.netD, self.n_layers_D)
+        if self.netD is None:
+            return None
+        if self.task == "stargan":
+            return stargan_receptive_field(self.crop_size)
+        return receptive_field(self.netD, self.n_layers_D)
 
     def build_generator(self, name: str = "G") -> nn.Module:
-        """G (pix2pix, colorization) maps input_nc->output_nc; CycleGAN's G_B maps back."""
+        """G (pix2pix, colorization) maps input_nc->output_nc; CycleGAN's G_B maps back; StarGAN's G(x, c)."""
         inp, out = (self.output_nc, self.input_nc) if name == "G_B" else (self.input_nc, self.output_nc)
+        if self.task == "stargan":
+            return define_conditional_G(inp, out, len(self.domains), self.ngf, self.netG, self.norm, self.use_dropout,
+                                        upsample=self.upsample)
         return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout, upsample=self.upsample)
 
     def build_discriminator(self, name: str = "D") -> nn.Module:
         """Conditional D(x, y) for pix2pix/colorization; D_A judges domain B images, D_B domain A (as the reference)."""
         if self.netD is None:
             raise ValueError("this model has no discriminator (netD is None)")
+        if self.task == "stargan":  # real/fake and domain heads, sized for the training crops
+            return define_stargan_D(self.output_nc, len(self.domains), self.crop_size, self.ndf,
+                                    spectral_norm=self.spectral_norm)
         if self.task == "cycle_gan":
             channels = self.output_nc if name == "D_A" else self.input_nc
         else:
@@ -131,6 +146,8 @@ class TrainConfig:
     no_flip: bool = False
     max_items: int | None = None
     num_workers: int = 2
+    domains: str | None = None  # stargan: comma-separated labels in the generator's order; None: all in the data
+    labels_csv: str | None = None  # stargan: file,label CSV in the image folder (None: its only .csv, else subfolders)
     # networks
     input_nc: int = 3
     output_nc: int = 3
@@ -147,7 +164,7 @@ class TrainConfig:
     init_type: str = "normal"
     init_gain: float = 0.02
     # objective
-    gan_mode: str = "vanilla"
+    gan_mode: str | None = None  # None: wgangp for stargan (as the paper), vanilla otherwise
     lambda_L1: float = 100.0
     lambda_feat: float = 0.0  # pix2pix/colorization: discriminator feature matching (pix2pixHD), e.g. 10
     regression: str = "l1"  # pix2pix reconstruction term: l1 or l2
@@ -156,6 +173,9 @@ class TrainConfig:
     lambda_identity: float = 0.5
     lambda_gp: float = 10.0
     pool_size: int = 50
+    lambda_cls: float = 1.0  # stargan: domain classification (D on real images, G on its translations)
+    lambda_rec: float = 10.0  # stargan: reconstruction L1 of G(G(x, c), c_x) against x
+    n_critic: int = 2  # stargan: D steps per G step (paper: 5; why 2: docs/stargan.md); a run step is one D step
     # schedule
     batch_size: int = 1
     n_epochs: int = 100
@@ -179,6 +199,10 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(TASKS)}")
         if self.model == "colorization":
             self.input_nc, self.output_nc = 1, 2
+        if self.gan_mode is None:
+            self.gan_mode = "wgangp" if self.model == "stargan" else "vanilla"
+        if self.domains is not None:
+            self.domains = ",".join(d.strip() for d in self.domains.split(",") if d.strip())
         checks = [
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (0 <= self.beta1 < 1, f"beta1 must be in [0, 1), got {self.beta1}"),
@@ -200,12 +224,33 @@ class TrainConfig:
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {', '.join(UPSAMPLINGS)}, got {self.upsample!r}"),
             (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
+            *self._stargan_checks(),
             (self.save_every >= 1 and self.sample_every >= 1 and self.log_every >= 1,
              "save_every, sample_every and log_every must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def _stargan_checks(self) -> list[tuple[bool, str]]:
+        domains = self.domain_list
+        checks = [(self.lambda_cls >= 0 and self.lambda_rec >= 0, "loss weights must be >= 0"),
+                  (self.n_critic >= 1, f"n_critic must be at least 1, got {self.n_critic}"),
+                  (self.domains is None or (len(domains) >= 2 and len(set(domains)) == len(domains)),
+                   f"domains must name at least 2 different labels, got {self.domains!r}")]
+        if self.model == "stargan":
+            checks += [(self.netG.startswith("resnet_"), f"stargan's generator is a resnet_<N>blocks (the paper: "
+                                                         f"--netG resnet_6blocks --norm instance --no_dropout), got {self.netG!r}"),
+                       (self.norm in ("instance", "batch"), f"stargan's generator conditions its norm layers on the "
+                                                            f"domain: --norm instance (the paper) or batch, got {self.norm!r}"),
+                       (self.netD in ("basic", "stargan"), f"stargan has its own discriminator (netD stargan), got {self.netD!r}"),
+                       (self.lambda_feat == 0, "lambda_feat (feature matching) is for pix2pix and colorization")]
+        return checks
+
+    @property
+    def domain_list(self) -> list[str]:
+        """The stargan domains as a list ([] while they are still to be read from the data)."""
+        return self.domains.split(",") if self.domains else []
 
     @property
     def run_dir(self) -> Path:
@@ -220,13 +265,17 @@ class TrainConfig:
         return ModelConfig(
             task=self.model, netG=self.netG, ngf=self.ngf, norm=self.norm, use_dropout=not self.no_dropout,
             input_nc=self.input_nc, output_nc=self.output_nc,
-            netD=None if self.netD == "none" else self.netD, ndf=self.ndf, n_layers_D=self.n_layers_D,
+            netD=None if self.netD == "none" else "stargan" if self.model == "stargan" else self.netD, ndf=self.ndf,
+            n_layers_D=self.n_layers_D, domains=self.domain_list,
             direction=self.direction, input_kind=input_kind,
             color_space="lab" if self.model == "colorization" else "rgb",
             load_size=self.load_size, crop_size=self.crop_size, preprocess=self.preprocess,
-            upsample=self.upsample, spectral_norm=self.spectral_norm, thin_drawings=self.derive != "drawn", name=self.name, description=self.description,
+            upsample=self.upsample, spectral_norm=self.spectral_norm, thin_drawings=self.derive != "drawn",
+            name=self.name, description=self.description,
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
-                      "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat})
+                      "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat,
+                      **({"labels_csv": self.labels_csv, "lambda_cls": self.lambda_cls, "lambda_rec": self.lambda_rec,
+                          "lambda_gp": self.lambda_gp, "n_critic": self.n_critic} if self.model == "stargan" else {})})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

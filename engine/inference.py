@@ -4,6 +4,8 @@
     out = translator.translate("photo.jpg")                         # PIL RGB, same size as the input
     outs = translator.translate([a, b, c], size=256)                # list in, list out
     fake, rec = translator.cycle(photo)                             # CycleGAN: G_A(x), G_B(G_A(x))
+    ginger = translator.translate(cat, domain="ginger")             # StarGAN: G(x, c)
+    coats = translator.recolor(cat, source="black")                 # StarGAN: every domain (+ round trips)
     realness = translator.discriminator_map(x, fake)                # HxW in [0, 1] (with_discriminators)
 
 Thread safety: the networks are shared and never mutated. Eval-mode inference only reads them;
@@ -130,6 +132,26 @@ class Translator:
             return tuple(d for d, g in (("AtoB", "G_A"), ("BtoA", "G_B")) if g in self.nets)
         return ("AtoB",)
 
+    @property
+    def domains(self) -> list[str]:
+        """A StarGAN model's domain labels, in its generator's order ([] for other models)."""
+        return list(self.config.domains) if self.config.task == "stargan" else []
+
+    def domain_labels(self, domain: str | Sequence[str] | None, count: int) -> torch.Tensor | None:
+        """(count,) domain indices for a StarGAN model (one name for all, or one per image); None for others."""
+        if self.config.task != "stargan":
+            if domain is not None:
+                raise ValueError(f"domain is for stargan models; {self.config.name or 'this model'!r} is "
+                                 f"{self.config.task}")
+            return None
+        names = [domain] * count if isinstance(domain, str) else list(domain or [])
+        if len(names) != count or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"a stargan model needs a domain per image: one of {', '.join(self.domains)}")
+        unknown = sorted(set(names) - set(self.domains))
+        if unknown:
+            raise ValueError(f"unknown domain {unknown[0]!r}; this model knows {', '.join(self.domains)}")
+        return torch.tensor([self.domains.index(n) for n in names])
+
     def _generator_name(self, direction: str) -> str:
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")
@@ -197,24 +219,26 @@ class Translator:
                 twin = self._twins[name] = _reference_twin(self.nets[name])
             return twin
 
-    def _forward(self, net: nn.Module, batch: torch.Tensor, min_input: int = 1) -> torch.Tensor:
-        """Pad to the net's size multiple and smallest side (at least `min_input`), run, and crop back
-        (outputs of input size or patch maps)."""
+    def _forward(self, net: nn.Module, batch: torch.Tensor, min_input: int = 1,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Pad to the net's size multiple and smallest side (at least `min_input`), run (a StarGAN G with its
+        domain `labels`), and crop back (outputs of input size or patch maps)."""
         height, width = batch.shape[-2:]
         padded, (top, left) = pad_to_multiple(batch.to(self.device, torch.float32), size_multiple(net),
                                            max(min_input, min_input_side(net)))
         with torch.inference_mode(), self._autocast():
-            out = net(padded).float()
+            out = (net(padded) if labels is None else net(padded, labels.to(self.device))).float()
         if out.shape[-2:] != padded.shape[-2:]:  # a patch map: bring it to pixel resolution before cropping
             out = F.interpolate(out, size=padded.shape[-2:], mode="bilinear", align_corners=False)
         return out[..., top:top + height, left:left + width].cpu()
 
-    def translate_tensor(self, batch: torch.Tensor, *, direction: str = "AtoB",
-                         reference_mode: bool = False) -> torch.Tensor:
+    def translate_tensor(self, batch: torch.Tensor, *, direction: str = "AtoB", reference_mode: bool = False,
+                         domain: str | Sequence[str] | None = None) -> torch.Tensor:
         """The generator on a (N)CHW tensor in the model's input space, any height and width.
 
         Returns the output (CPU, float32, same height and width) in the model's output space: RGB or
         gray in [-1, 1], or ab / 110 for colorizers. This is what `translate` runs per batch.
+        A StarGAN model needs the target `domain`: one name for the batch or one per image.
         """
         name = self._generator_name(direction)
         squeeze = batch.dim() == 3
@@ -223,20 +247,22 @@ class Translator:
             raise ValueError(f"expected a (N, {self._input_channels(direction)}, H, W) tensor for {direction}, "
                              f"got {tuple(batch.shape)}")
         net = self._reference_net(name) if reference_mode else self.nets[name]
-        out = self._forward(net, batch)
+        out = self._forward(net, batch, labels=self.domain_labels(domain, batch.shape[0]))
         return out[0] if squeeze else out
 
     def translate(self, images: ImageSource | Sequence[ImageSource], *, direction: str = "AtoB",
-                  size: int | None = None, reference_mode: bool = False) -> Image.Image | list[Image.Image]:
+                  size: int | None = None, reference_mode: bool = False,
+                  domain: str | None = None) -> Image.Image | list[Image.Image]:
         """Translate one image (returns one RGB image) or a list (returns a list) at each input's size.
 
-        `reference_mode=True` runs as the reference implementation's test.py does: BatchNorm on batch
+        A StarGAN model translates into `domain` (one of `domains`). `reference_mode=True` runs as the reference implementation's test.py does: BatchNorm on batch
         statistics and dropout on (results then depend on the batch and vary run to run); the model's
         stored statistics are never changed.
         """
         single = not isinstance(images, (list, tuple))
         sources = [images] if single else list(images)
         self._generator_name(direction)
+        self.domain_labels(domain, 1)
         originals = [open_image(source) for source in sources]
         groups: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(originals):
@@ -247,7 +273,8 @@ class Translator:
                 chunk = indices[start:start + self.batch_size]
                 inputs = [self._resized(originals[i], working) for i in chunk]
                 batch = torch.stack([self.encode(image, direction) for image in inputs])
-                outputs = self.translate_tensor(batch, direction=direction, reference_mode=reference_mode)
+                outputs = self.translate_tensor(batch, direction=direction, reference_mode=reference_mode,
+                                                domain=domain)
                 for i, output in zip(chunk, outputs):
                     results[i] = self.decode(output, originals[i])
         return results[0] if single else results
@@ -276,6 +303,26 @@ class Translator:
         rec = self.translate_tensor(fake, direction=back, reference_mode=reference_mode)
         return self.decode(fake[0], original), self.decode(rec[0], original)
 
+    def recolor(self, image: ImageSource, domains: Sequence[str] | None = None, *, source: str | None = None,
+                size: int | None = None) -> dict[str, Image.Image]:
+        """StarGAN: the image in each of `domains` (default: all, in the model's order), by name. With the
+        input's own domain as `source`, also "reconstruction/<domain>": G(G(x, domain), source) for each
+        other domain, computed from the float translation."""
+        domains = list(self.domains if domains is None else domains)
+        self.domain_labels(domains, len(domains))
+        if source is not None:
+            self.domain_labels(source, 1)
+        original = open_image(image)
+        x = self.encode(self._resized(original, self.working_size(*original.size, size)))
+        fakes = self.translate_tensor(x.expand(len(domains), -1, -1, -1), domain=domains)
+        result = {name: self.decode(fake, original) for name, fake in zip(domains, fakes)}
+        if source is not None:
+            back = [i for i, name in enumerate(domains) if name != source]
+            if back:
+                recs = self.translate_tensor(fakes[back], domain=source)
+                result.update({f"reconstruction/{domains[i]}": self.decode(rec, original) for i, rec in zip(back, recs)})
+        return result
+
     # -- discriminators ------------------------------------------------------------------------------
     def discriminator_map(self, input_image: ImageSource, output_image: ImageSource, direction: str = "AtoB",
                           size: int | None = None) -> np.ndarray:
@@ -287,6 +334,8 @@ class Translator:
         critic's score) maps logits with a sigmoid; "lsgan" clamps the score to [0, 1].
         Images smaller than the discriminator's receptive field are padded by reflection first.
         """
+        if self.config.task == "stargan":
+            raise ValueError("discriminator_map is for pix2pix, colorization and CycleGAN models, not stargan")
         if self.config.task == "cycle_gan":
             if direction not in ("AtoB", "BtoA"):
                 raise ValueError(f"direction must be AtoB or BtoA, got {direction!r}")

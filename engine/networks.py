@@ -11,6 +11,7 @@ import re
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as with_spectral_norm
 
@@ -248,6 +249,94 @@ def _activations(sequence: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]
     return outputs + [x]
 
 
+def domain_one_hot(labels: torch.Tensor, n_domains: int) -> torch.Tensor:
+    """(N,) domain indices -> (N, n_domains) float one-hot; (N, n_domains) weights pass through as float."""
+    if labels.dim() == 1:
+        return F.one_hot(labels.long(), n_domains).float()
+    if labels.dim() != 2 or labels.shape[1] != n_domains:
+        raise ValueError(f"expected (N,) domain indices or (N, {n_domains}) weights, got {tuple(labels.shape)}")
+    return labels.float()
+
+
+class ConditionalResnetGenerator(nn.Module):
+    """StarGAN's G(x, c): a ResnetGenerator whose every normalization is followed by a per-domain scale and
+    shift (conditional instance normalization, Dumoulin et al. 2017), so the target domain reaches every layer.
+
+    The paper concatenates c, broadcast to maps, to the input instead. With this generator that cannot
+    work: a reflection-padded conv turns a constant map into a constant response, which the instance norm
+    right after it subtracts, so the label never reaches the output (the paper's zero padding lets it in
+    at the borders only). `labels`: (N,) domain indices, or (N, n_domains) weights to blend domains.
+    """
+
+    shift_init_std = 1.0  # shifts start at the scale of the normalized features (Adam moves them ~lr a step)
+
+    def __init__(self, net: ResnetGenerator, n_domains: int):
+        super().__init__()
+        if n_domains < 2:
+            raise ValueError(f"a conditional generator needs at least 2 domains, got {n_domains}")
+        self.norm_sizes = [m.num_features for m in net.modules() if isinstance(m, _NormBase)]
+        if not self.norm_sizes:
+            raise ValueError("a conditional generator needs normalization layers (norm instance or batch)")
+        self.net = net
+        self.n_domains = n_domains
+        self.domain_scale = nn.Parameter(torch.zeros(n_domains, sum(self.norm_sizes)))  # init_weights skips both
+        self.domain_shift = nn.Parameter(torch.randn(n_domains, sum(self.norm_sizes)) * self.shift_init_std)
+        self.size_multiple = net.size_multiple
+        self.min_side = net.min_side
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        one_hot = domain_one_hot(labels.to(x.device), self.n_domains)
+        scales = (1 + one_hot @ self.domain_scale).split(self.norm_sizes, 1)
+        shifts = (one_hot @ self.domain_shift).split(self.norm_sizes, 1)
+        return self._run(self.net.model, x, iter(zip(scales, shifts)))
+
+    def _run(self, layers: nn.Sequential, h: torch.Tensor, modulations) -> torch.Tensor:
+        """The layers' forward (ResnetBlock: h + its conv_block), each norm's output modulated in turn."""
+        for layer in layers:
+            if isinstance(layer, ResnetBlock):
+                h = h + self._run(layer.conv_block, h, modulations)
+                continue
+            h = layer(h)
+            if isinstance(layer, _NormBase):
+                scale, shift = next(modulations)
+                h = h * scale.to(h.dtype)[:, :, None, None] + shift.to(h.dtype)[:, :, None, None]
+        return h
+
+
+def stargan_depth(crop_size: int) -> tuple[int, int]:
+    """(stride-2 convs, side of their output) for StarGAN's D at `crop_size`: halve while the result
+    keeps a side of at least 2 (128 -> 6 convs, 2x2, as the paper)."""
+    if crop_size < 4:
+        raise ValueError(f"the StarGAN discriminator needs crops of at least 4 px, got {crop_size}")
+    layers, side = 0, crop_size
+    while side // 2 >= 2:
+        layers, side = layers + 1, side // 2
+    return layers, side
+
+
+class StarGANDiscriminator(nn.Module):
+    """StarGAN's D: stride-2 4x4 convs with LeakyReLU(0.01), no norm, channels doubling from ndf (up to
+    32 ndf), then two heads: a 3x3 conv to real/fake patches and a conv over the whole remaining map
+    (kernel = its side at `crop_size`) to one logit per domain. forward -> (patches, (N, n_domains))."""
+
+    def __init__(self, input_nc: int, n_domains: int, crop_size: int, ndf: int = 64):
+        super().__init__()
+        n_layers, side = stargan_depth(crop_size)
+        layers: list[nn.Module] = []
+        channels = input_nc
+        for i in range(n_layers):
+            out = ndf * min(2 ** i, 32)
+            layers += [nn.Conv2d(channels, out, 4, stride=2, padding=1), nn.LeakyReLU(0.01, True)]
+            channels = out
+        self.main = nn.Sequential(*layers)
+        self.src = nn.Conv2d(channels, 1, 3, stride=1, padding=1, bias=False)
+        self.cls = nn.Conv2d(channels, n_domains, side, bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.main(x)
+        return self.src(h), self.cls(h).mean((2, 3))  # larger inputs: the class map is averaged
+
+
 def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
     """Initialize conv/linear weights (normal, xavier, kaiming, orthogonal) and BatchNorm as the reference."""
     def init_fn(m):
@@ -311,9 +400,32 @@ def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str 
     else:
         raise ValueError(f"unknown discriminator {netD!r}; choose one of {', '.join(DISCRIMINATORS)}")
     if spectral_norm:
-        for module in list(net.modules()):
-            if isinstance(module, nn.Conv2d):
-                with_spectral_norm(module)
+        _spectrally_normalize(net)
+    return init_weights(net, init_type, init_gain)
+
+
+def _spectrally_normalize(net: nn.Module) -> None:
+    for module in list(net.modules()):
+        if isinstance(module, nn.Conv2d):
+            with_spectral_norm(module)
+
+
+def define_conditional_G(input_nc: int, output_nc: int, n_domains: int, ngf: int, netG: str = "resnet_6blocks",
+                         norm: str = "instance", use_dropout: bool = False, init_type: str = "normal",
+                         init_gain: float = 0.02, upsample: str = "transpose") -> ConditionalResnetGenerator:
+    """StarGAN's generator G(x, c) around a define_G resnet_<N>blocks generator."""
+    if not re.fullmatch(r"resnet_(\d+)blocks", netG):
+        raise ValueError(f"a conditional (StarGAN) generator is a resnet_<N>blocks, got {netG!r}")
+    net = define_G(input_nc, output_nc, ngf, netG, norm, use_dropout, init_type, init_gain, upsample=upsample)
+    return ConditionalResnetGenerator(net, n_domains)
+
+
+def define_stargan_D(input_nc: int, n_domains: int, crop_size: int, ndf: int = 64, init_type: str = "normal",
+                     init_gain: float = 0.02, spectral_norm: bool = False) -> StarGANDiscriminator:
+    """StarGAN's discriminator with a real/fake and a domain-classification head, sized for `crop_size`."""
+    net = StarGANDiscriminator(input_nc, n_domains, crop_size, ndf)
+    if spectral_norm:
+        _spectrally_normalize(net)
     return init_weights(net, init_type, init_gain)
 
 
@@ -327,6 +439,14 @@ def receptive_field(netD: str, n_layers_D: int = 3) -> int:
     # (kernel, stride) from the output back to the input: two stride-1 convs, then n stride-2 convs.
     field = 1
     for kernel, stride in [(4, 1), (4, 1)] + [(4, 2)] * n:
+        field = field * stride + (kernel - stride)
+    return field
+
+
+def stargan_receptive_field(crop_size: int) -> int:
+    """Receptive field in pixels of one real/fake patch of StarGAN's D at `crop_size` (318 at 128)."""
+    field = 1
+    for kernel, stride in [(3, 1)] + [(4, 2)] * stargan_depth(crop_size)[0]:
         field = field * stride + (kernel - stride)
     return field
 

@@ -12,6 +12,7 @@ last good checkpoint, and a "failed" event.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import math
@@ -29,6 +30,7 @@ from .checkpoint import (atomic_write, load_training_state, remove_stale_temps, 
                          save_training_state)
 from .config import TrainConfig
 from .data import build_dataset
+from .domain_data import DomainDataset, find_domains
 from .device import describe_device, pick_device
 from .images import image_grid, to_pil
 from .recipes import Precision, build_recipe
@@ -162,10 +164,15 @@ class Trainer:
 
     def _build_data(self) -> tuple[object, DataLoader, EpochSampler]:
         cfg = self.cfg
-        dataset = build_dataset(cfg.model, cfg.dataroot, "train", direction=cfg.direction, derive=cfg.derive,
-                                preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
-                                no_flip=cfg.no_flip, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
-                                max_items=cfg.max_items)
+        if cfg.model == "stargan":
+            dataset = DomainDataset(cfg.dataroot, "train", labels_csv=cfg.labels_csv, domains=cfg.domain_list,
+                                    preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
+                                    no_flip=cfg.no_flip, input_nc=cfg.input_nc, max_items=cfg.max_items)
+        else:
+            dataset = build_dataset(cfg.model, cfg.dataroot, "train", direction=cfg.direction, derive=cfg.derive,
+                                    preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
+                                    no_flip=cfg.no_flip, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
+                                    max_items=cfg.max_items)
         sampler = EpochSampler(len(dataset), cfg.seed, self.rank, self.world)
         workers = max(0, cfg.num_workers)
         loader = DataLoader(SeededItems(dataset), batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,
@@ -201,6 +208,9 @@ class Trainer:
             dist.destroy_process_group()
 
     def _train(self) -> Path:
+        if self.cfg.model == "stargan" and not self.cfg.domains:  # fixed now: the generator's label order
+            found = find_domains(self.cfg.dataroot, "train", self.cfg.labels_csv)
+            self.cfg = dataclasses.replace(self.cfg, domains=",".join(found))
         cfg = self.cfg
         self.device = self._setup_device()
         torch.manual_seed(cfg.seed + self.rank)
@@ -361,7 +371,8 @@ class Trainer:
     def _fixed_batch(dataset, size: int = 4) -> dict:
         """The same few training items (with fixed crops) for every sample sheet of a run."""
         items = [SeededItems(dataset)[(i, i)] for i in range(min(size, len(dataset)))]
-        return {key: torch.stack([item[key] for item in items]) for key in ("A", "B")}
+        return {key: torch.stack([item[key] for item in items]) for key in items[0]
+                if isinstance(items[0][key], torch.Tensor)}
 
     def _sample(self, step, batch) -> None:
         if not self.is_main:
@@ -407,7 +418,7 @@ class Trainer:
     def _load_state(self, path: Path) -> tuple[int, float]:
         state = load_training_state(path)
         saved = TrainConfig.from_dict(state["config"])
-        for key in ("model", "netG", "netD", "ngf", "ndf", "n_layers_D", "norm", "input_nc", "output_nc"):
+        for key in ("model", "netG", "netD", "ngf", "ndf", "n_layers_D", "norm", "input_nc", "output_nc", "domains"):
             if getattr(saved, key) != getattr(self.cfg, key):
                 raise TrainingError(f"cannot resume: {key} was {getattr(saved, key)!r} in the saved run, "
                                     f"now {getattr(self.cfg, key)!r}")
@@ -436,9 +447,7 @@ class Trainer:
             f"| generator | {cfg.netG}, ngf {cfg.ngf}, norm {cfg.norm}, dropout {not cfg.no_dropout} |",
             f"| discriminator | {config.netD or 'none (regression only)'}"
             + (f", receptive field {config.receptive_field}x{config.receptive_field}" if config.netD else "") + " |",
-            f"| objective | gan_mode {cfg.gan_mode}, {cfg.regression} x {cfg.lambda_L1} |" if cfg.model != "cycle_gan"
-            else f"| objective | gan_mode {cfg.gan_mode}, cycle {cfg.lambda_A}/{cfg.lambda_B}, "
-                 f"identity {cfg.lambda_identity}, pool {cfg.pool_size} |",
+            self._objective_row(),
             f"| data | {cfg.dataroot} ({len(self.dataset)} training items, direction {cfg.direction}"
             + (f", derived {cfg.derive}" if cfg.derive else "") + ") |",
             f"| crops | {cfg.preprocess} load {cfg.load_size} crop {cfg.crop_size}, batch {cfg.batch_size} |",
@@ -446,9 +455,23 @@ class Trainer:
             f"| wall time | {elapsed / 60:.1f} min on {describe_device(self.device)} ({self.precision.name}) |",
             f"| last losses | {', '.join(f'{k} {v:.3f}' for k, v in self.last_losses.items())} |",
         ]
+        if cfg.model == "stargan":
+            lines.insert(lines.index(f"| steps | {step} |"), f"| domains | {', '.join(config.domains)} |")
         if self.command:
             lines += ["", "Reproduce with:", "", "```", self.command, "```"]
         return "\n".join(lines) + "\n"
+
+
+    def _objective_row(self) -> str:
+        cfg = self.cfg
+        if cfg.model == "cycle_gan":
+            return (f"| objective | gan_mode {cfg.gan_mode}, cycle {cfg.lambda_A}/{cfg.lambda_B}, "
+                    f"identity {cfg.lambda_identity}, pool {cfg.pool_size} |")
+        if cfg.model == "stargan":
+            return (f"| objective | gan_mode {cfg.gan_mode}" + (f" (gp {cfg.lambda_gp})" if cfg.gan_mode == "wgangp" else "")
+                    + f", domain classification x {cfg.lambda_cls}, reconstruction L1 x {cfg.lambda_rec}, "
+                    f"{cfg.n_critic} D step(s) per G step |")
+        return f"| objective | gan_mode {cfg.gan_mode}, {cfg.regression} x {cfg.lambda_L1} |"
 
 
 def train(cfg: TrainConfig, **kwargs) -> Path:

@@ -1,4 +1,4 @@
-"""Training recipes: pix2pix, CycleGAN and colorization objectives on top of the networks and losses."""
+"""Training recipes: pix2pix, CycleGAN, colorization and StarGAN objectives on top of the networks and losses."""
 from __future__ import annotations
 
 import torch
@@ -8,8 +8,10 @@ from .base import Precision, Recipe
 from .colorization import ColorizationRecipe
 from .cyclegan import CycleGANRecipe
 from .pix2pix import Pix2PixRecipe
+from .stargan import StarGANRecipe
 
-RECIPES = {"pix2pix": Pix2PixRecipe, "cycle_gan": CycleGANRecipe, "colorization": ColorizationRecipe}
+RECIPES = {"pix2pix": Pix2PixRecipe, "cycle_gan": CycleGANRecipe, "colorization": ColorizationRecipe,
+           "stargan": StarGANRecipe}
 
 
 def build_recipe(cfg: TrainConfig, device: torch.device, precision: Precision) -> Recipe:

@@ -48,12 +48,12 @@ def set_requires_grad(nets, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
-def call(net: nn.Module, x: torch.Tensor, sync: bool = True) -> torch.Tensor:
+def call(net: nn.Module, *inputs: torch.Tensor, sync: bool = True):
     """Run a network; with DDP, all but one forward per backward must skip the gradient-sync setup."""
     if isinstance(net, DistributedDataParallel) and not sync:
         with net.no_sync():
-            return net(x)
-    return net(x)
+            return net(*inputs)
+    return net(*inputs)
 
 
 @contextlib.contextmanager
