@@ -40,7 +40,7 @@ HELP = {
     "lambda_cls": "stargan: weight of the domain classification losses (paper: 1)",
     "lambda_rec": "stargan: weight of the reconstruction L1 of G(G(x, c), c_x) (paper: 10)",
     "n_critic": "stargan: discriminator steps per generator step; a run's steps count D steps (paper: 5; default 2, "
-                "which keeps the critic ahead of G at 68% of the paper's CPU time per G step, docs/stargan.md)",
+                "which keeps the critic ahead of G at two thirds of the paper's CPU time per G step: docs/stargan.md)",
     "lambda_gp": "wgangp: weight of the gradient penalty (paper: 10)",
 }
 

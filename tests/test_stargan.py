@@ -217,6 +217,9 @@ def test_command_line_trains_and_evaluates(datasets_dir, tmp_path, capsys):
                  str(datasets_dir / "catfaces"), "--max_items", "4"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["kind"] == "stargan" and scores["size"] == 32 and set(scores["domains"]) == {"white", "black"}
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0 and "--n_critic" in capsys.readouterr().out
 
 
 # -- the domain classifier ----------------------------------------------------------------------------
