@@ -88,6 +88,8 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, *, size: int | None
     float16 = _require("onnxconverter_common", "pip install onnxconverter-common") if dtype == "fp16" else None
     quantization = _require("onnxruntime.quantization") if quantize_int8 else None
     config, nets = load_model(model_dir)
+    if config.task == "stargan":
+        raise ValueError("ONNX export takes one input; a stargan generator also needs its domain label")
     name = generator or config.generator_names[0]
     if name not in nets:
         raise ValueError(f"{Path(model_dir).name} has no generator {name!r} (available: {', '.join(sorted(nets))})")

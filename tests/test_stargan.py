@@ -189,6 +189,11 @@ def test_stargan_trains_translates_and_evaluates(datasets_dir, tmp_path):
     assert 0 <= scores["classifier_accuracy"] <= 1 and "reconstruction L1" in describe_stargan_metrics(scores)
     assert "target_share" not in evaluate_stargan(model_dir, labelled.parent, max_items=4, progress=False)
 
+    from engine.onnx_export import export_onnx
+    pytest.importorskip("onnx")
+    with pytest.raises(ValueError, match="domain label"):
+        export_onnx(model_dir, tmp_path / "g.onnx")
+
 
 def test_stargan_resume_is_exact(datasets_dir, tmp_path):
     options = dict(ema_decay=0.9, upsample="nearest")
