@@ -96,7 +96,7 @@ def pick_endpoint(url: str, folder: Path) -> tuple[str, Path]:
     except AppError as exc:
         if "no sketch model" not in str(exc):
             raise
-        print("weights/ has no sketch model yet (weights/sketch2cat is still to come): loading /facade instead")
+        print("weights/ has no sketch model: loading /facade instead")
         return "/facade", labels
 
 

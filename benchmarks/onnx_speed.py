@@ -29,7 +29,7 @@ from engine.checkpoint import load_model  # noqa: E402
 from engine.inference import Translator  # noqa: E402
 from engine.onnx_export import export_onnx  # noqa: E402
 
-MODELS = ("sketch2cat", "studio_facades")
+MODELS = ("sketch2catface", "studio_facades")
 DRAWINGS = sorted((REPO / "tests" / "data" / "catface_drawings").glob("*.png"))
 VARIANTS = {"fp32": {}, "fp16": {"dtype": "fp16"},
             "int8": {"quantize_int8": True, "calibration": DRAWINGS[:10]}}

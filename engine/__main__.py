@@ -23,6 +23,8 @@ HELP = {
               "strokes of random width, dropped strokes and warps -> photo; see docs/edges.md) or gray",
     "upsample": "generator decoder: transpose (the reference's; its checkpoints), nearest or bilinear "
                 "(resize then 3x3 conv: no checkerboard)",
+    "sketch_outline": "with --derive drawn on aligned faces: the share of training sketches that also get a "
+                      "drawn head outline with two ears (0-1; e.g. 0.5 for catfaces)",
     "spectral_norm": "spectral normalization of the discriminator's convolutions",
     "lambda_feat": "pix2pix/colorization: weight of discriminator feature matching (pix2pixHD; e.g. 10); 0: off",
     "ema_decay": "export an exponential moving average of the generator's weights (e.g. 0.999); 0: off",

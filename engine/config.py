@@ -140,6 +140,7 @@ class TrainConfig:
     # data
     direction: str = "AtoB"
     derive: str | None = None  # plain photo folder -> pairs: "edges", "drawn" (sketch->photo) or "gray"
+    sketch_outline: float = 0.0  # derive "drawn" on aligned faces: share of sketches given a drawn head outline
     preprocess: str = "resize_and_crop"
     load_size: int = 286
     crop_size: int = 256
@@ -223,6 +224,7 @@ class TrainConfig:
              f"derive must be edges, drawn or gray, got {self.derive!r}"),
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {', '.join(UPSAMPLINGS)}, got {self.upsample!r}"),
             (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
+            (0 <= self.sketch_outline <= 1, f"sketch_outline must be in [0, 1], got {self.sketch_outline}"),
             (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
             *self._stargan_checks(),
             (self.save_every >= 1 and self.sample_every >= 1 and self.log_every >= 1,
@@ -274,6 +276,7 @@ class TrainConfig:
             name=self.name, description=self.description,
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
                       "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat,
+                      "sketch_outline": self.sketch_outline,
                       **({"labels_csv": self.labels_csv, "lambda_cls": self.lambda_cls, "lambda_rec": self.lambda_rec,
                           "lambda_gp": self.lambda_gp, "n_critic": self.n_critic} if self.model == "stargan" else {})})
 

@@ -44,10 +44,10 @@ publish() {
 }
 
 sketch2catface() {
-  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" --derive drawn --netG "$NET128" \
-      --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 "${SIZE[@]}" \
-      --sample_every 1000 \
-      --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps)."
+  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 \
+      --netG "$NET128" --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 \
+      "${SIZE[@]}" --sample_every 1000 \
+      --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
   publish sketch2catface "$DATA/catfaces" --no_discriminators
 }
 

@@ -48,10 +48,10 @@ def exported(tmp_path_factory):
     """fp32 exports at the models' crop size (128), by model name."""
     folder = tmp_path_factory.mktemp("onnx")
     return {name: export_onnx(WEIGHTS / name, folder / f"{name}.onnx")
-            for name in ("sketch2cat", "studio_facades", "colorize_l1")}
+            for name in ("sketch2catface", "studio_facades", "colorize_l1")}
 
 
-@pytest.mark.parametrize("model_name", ["sketch2cat", "studio_facades", "colorize_l1"])
+@pytest.mark.parametrize("model_name", ["sketch2catface", "studio_facades", "colorize_l1"])
 def test_fp32_agrees_with_torch_on_our_drawings(exported, model_name):
     path = exported[model_name]
     onnx.checker.check_model(str(path))
@@ -60,13 +60,15 @@ def test_fp32_agrees_with_torch_on_our_drawings(exported, model_name):
     assert dims == ["batch", config.input_nc, 128, 128]
     expected, got = torch_and_onnx(model_name, path, 128, 128)
     assert got.shape == expected.shape == (len(DRAWINGS), config.output_nc, 128, 128)
-    assert expected.std() > 0.05  # the drawings give real, varied outputs, not a constant
+    # the drawings give real, varied outputs, not a constant (a colorizer's ab on black-and-white line
+    # drawings stays near grey: measured std 0.016 for colorize_l1, 0.3 and more for the others)
+    assert expected.std() > (0.005 if config.task == "colorization" else 0.05)
     assert np.abs(got - expected).max() < 1e-3  # measured: 2e-6 (sketch2cat), 3e-6 (facades), 3e-7 (colorize)
 
 
 def test_dynamic_size_runs_any_multiple_of_the_network(tmp_path):
-    path = export_onnx(WEIGHTS / "sketch2cat", tmp_path / "dynamic.onnx", dynamic=True)
-    expected, got = torch_and_onnx("sketch2cat", path, 384, 256)
+    path = export_onnx(WEIGHTS / "sketch2catface", tmp_path / "dynamic.onnx", dynamic=True)
+    expected, got = torch_and_onnx("sketch2catface", path, 384, 256)
     assert got.shape == (len(DRAWINGS), 3, 256, 384)
     assert np.abs(got - expected).max() < 1e-3
     assert read_metadata(path)["dynamic"] is True and read_metadata(path)["size_multiple"] == 128
@@ -81,9 +83,9 @@ def test_cycle_gan_way_back(tmp_path):
 
 
 def test_fp16_is_half_the_size_and_within_a_quarter_level(exported, tmp_path):
-    path = export_onnx(WEIGHTS / "sketch2cat", tmp_path / "fp16.onnx", dtype="fp16")
-    assert path.stat().st_size < 0.55 * exported["sketch2cat"].stat().st_size
-    expected, got = torch_and_onnx("sketch2cat", path, 128, 128)
+    path = export_onnx(WEIGHTS / "sketch2catface", tmp_path / "fp16.onnx", dtype="fp16")
+    assert path.stat().st_size < 0.55 * exported["sketch2catface"].stat().st_size
+    expected, got = torch_and_onnx("sketch2catface", path, 128, 128)
     assert got.dtype == np.float32  # input and output stay float32
     # measured: max 1.6e-3, mean 2e-4 (one 8-bit level is 7.8e-3)
     assert np.abs(got - expected).max() < 5e-3
@@ -91,10 +93,10 @@ def test_fp16_is_half_the_size_and_within_a_quarter_level(exported, tmp_path):
 
 
 def test_int8_is_a_quarter_of_the_size_and_close_on_unseen_drawings(exported, tmp_path):
-    path = export_onnx(WEIGHTS / "sketch2cat", tmp_path / "int8.onnx", quantize_int8=True,
+    path = export_onnx(WEIGHTS / "sketch2catface", tmp_path / "int8.onnx", quantize_int8=True,
                        calibration=DRAWINGS[:10])
-    assert path.stat().st_size < 0.3 * exported["sketch2cat"].stat().st_size
-    expected, got = torch_and_onnx("sketch2cat", path, 128, 128)
+    assert path.stat().st_size < 0.3 * exported["sketch2catface"].stat().st_size
+    expected, got = torch_and_onnx("sketch2catface", path, 128, 128)
     error = np.abs(got - expected)[10:]  # drawings not used for calibration
     # measured: mean 0.047 (6 of 255 levels), max 0.37 (thin line edges)
     assert error.mean() < 0.08 and error.max() < 0.6
@@ -127,10 +129,10 @@ def test_cli_refuses_a_folder_that_is_not_a_model(tmp_path, capsys):
 ])
 def test_bad_options_say_what_is_wrong(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
-        export_onnx(WEIGHTS / "sketch2cat", tmp_path / "x.onnx", **options)
+        export_onnx(WEIGHTS / "sketch2catface", tmp_path / "x.onnx", **options)
 
 
 def test_missing_onnx_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
     with pytest.raises(RuntimeError, match="pip install onnx onnxruntime"):
-        export_onnx(WEIGHTS / "sketch2cat", tmp_path / "x.onnx")
+        export_onnx(WEIGHTS / "sketch2catface", tmp_path / "x.onnx")

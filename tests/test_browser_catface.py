@@ -1,0 +1,102 @@
+"""The real app with the embedded models: a cat face drawn stroke by stroke with the mouse on the Sketch
+canvas, in Debian's headless Chromium, comes back as a cat-face photo from the default model.
+
+Unlike tests/test_browser.py (tiny models), this runs `python app.py` on weights/ as a user gets it.
+"""
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app_harness import CHROMIUM, CHROMIUM_FLAGS, start_app_process, stop_app_process
+
+TIMEOUT_MS = 60_000
+DEFAULT_SKETCH_MODEL = "sketch2catface"
+
+if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
+    message = f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from test_browser import _image_pixels, _wait_new_src  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def _ellipse(cx, cy, rx, ry, start=0.0, end=2 * math.pi, n=28):
+    return [(cx + rx * math.cos(start + (end - start) * i / n), cy + ry * math.sin(start + (end - start) * i / n))
+            for i in range(n + 1)]
+
+
+# A cat face as a person draws it, in fractions of the canvas: head, ears, eyes, nose, mouth, whiskers.
+CAT_FACE_STROKES = [
+    _ellipse(0.5, 0.56, 0.33, 0.28, math.radians(-55), math.radians(235)),   # head, open at the ears
+    [(0.31, 0.34), (0.24, 0.10), (0.43, 0.29)],                              # left ear
+    [(0.57, 0.29), (0.76, 0.10), (0.69, 0.34)],                              # right ear
+    [(0.43, 0.29), (0.57, 0.29)],                                            # top of the head
+    _ellipse(0.38, 0.50, 0.055, 0.045, n=16),                                # eyes
+    _ellipse(0.62, 0.50, 0.055, 0.045, n=16),
+    [(0.47, 0.62), (0.53, 0.62), (0.50, 0.66), (0.47, 0.62)],               # nose
+    [(0.50, 0.66), (0.50, 0.70), (0.45, 0.73)], [(0.50, 0.70), (0.55, 0.73)],  # mouth
+    [(0.36, 0.64), (0.12, 0.60)], [(0.36, 0.67), (0.13, 0.70)],              # whiskers
+    [(0.64, 0.64), (0.88, 0.60)], [(0.64, 0.67), (0.87, 0.70)],
+]
+
+
+def _stroke(page, points):
+    """One pen stroke through `points` (fractions of the drawing area); the points are dense already."""
+    box = page.locator("#sketch-canvas canvas").first.bounding_box()
+    at = [(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy) for fx, fy in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for x, y in at[1:]:
+        page.mouse.move(x, y, steps=2)
+    page.mouse.up()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser_catface")
+    env = {"I2I_WEIGHTS_DIR": None, "I2I_RUNS_DIR": str(tmp / "runs"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+           "I2I_TORCH_THREADS": "1", "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
+    process, url, _ = start_app_process(env, tmp / "app.log")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#sketch-canvas canvas")
+            yield page
+            browser.close()
+    finally:
+        stop_app_process(process)
+
+
+def test_a_drawn_cat_face_becomes_a_cat_face_photo(page):
+    for stroke in CAT_FACE_STROKES:
+        _stroke(page, stroke)
+    _wait_new_src(page, "#sketch-photo img", None)
+    page.wait_for_timeout(1500)   # the last strokes' photos land; the newest wins
+    assert DEFAULT_SKETCH_MODEL in page.inner_text("#sketch-info")
+    pixels = _image_pixels(page, "#sketch-photo img")
+    height, width, _ = pixels.shape
+    assert height >= 256 and pixels.std() > 20, "a flat photo"
+    # a cat in front of a background: the face region differs from the canvas border
+    face = pixels[height * 2 // 5: height * 4 // 5, width // 3: width * 2 // 3].reshape(-1, 3).mean(0)
+    border = np.concatenate([pixels[:, : width // 12].reshape(-1, 3), pixels[:, -width // 12:].reshape(-1, 3)]).mean(0)
+    assert np.abs(face - border).max() > 12, f"face {face} and background {border} look the same"
+    # colored like a photo, not grey: some pixels carry real chroma
+    chroma = pixels.max(-1) - pixels.min(-1)
+    assert np.percentile(chroma, 90) > 25, "a grey photo"
+    # the drawn lines are not painted back as white streaks: pixels on the eyes' outlines are not brighter
+    # than the face around them
+    eye_ring = [(int(y * height), int(x * width)) for x, y in CAT_FACE_STROKES[4][::4]]
+    ring = np.mean([pixels[y, x].mean() for y, x in eye_ring])
+    assert ring < face.mean() + 10, f"drawn eye lines came out light ({ring:.0f} vs face {face.mean():.0f})"
