@@ -78,22 +78,22 @@ colorize() {
   done
 }
 
+# cyclegan RUN NAME STEPS DATA DESCRIPTION: a small CycleGAN (resnet_6blocks, LSGAN), exported as weights/NAME
+cyclegan() {
+  local run=$1 name=$2 steps=$3 data=$4 description=$5
+  train "$run" "$steps" --dataroot "$data" --model cycle_gan --netG resnet_6blocks --ngf "${NGF:-16}" \
+      --ndf "$NDF" --norm instance --gan_mode lsgan --no_dropout "${SIZE[@]}" --sample_every 1000 \
+      --description "$description"
+  $PY -m engine export "runs/$run/model" --out "weights/$name" --half --no_discriminators --name "$name"
+  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/$name')"
+}
+
 studio_monet2photo() {
-  train monet2photo 6000 --dataroot "$DATA/monet2photo" --model cycle_gan --netG resnet_6blocks \
-      --ngf "${NGF:-16}" --ndf "$NDF" --norm instance --gan_mode lsgan --no_dropout "${SIZE[@]}" --sample_every 1000 \
-      --description "CycleGAN Monet painting <-> landscape photo (monet2photo)."
-  $PY -m engine export runs/monet2photo/model --out weights/studio_monet2photo --half --no_discriminators \
-      --name studio_monet2photo
-  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/studio_monet2photo')"
+  cyclegan monet2photo studio_monet2photo 6000 "$DATA/monet2photo" "CycleGAN Monet painting <-> landscape photo (monet2photo)."
 }
 
 studio_horse2zebra() {
-  train horse2zebra 5000 --dataroot "$DATA/horse2zebra" --model cycle_gan --netG resnet_6blocks \
-      --ngf "${NGF:-16}" --ndf "$NDF" --norm instance --gan_mode lsgan --no_dropout "${SIZE[@]}" --sample_every 1000 \
-      --description "CycleGAN horse <-> zebra (horse2zebra)."
-  $PY -m engine export runs/horse2zebra/model --out weights/studio_horse2zebra --half --no_discriminators \
-      --name studio_horse2zebra
-  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/studio_horse2zebra')"
+  cyclegan horse2zebra studio_horse2zebra 5000 "$DATA/horse2zebra" "CycleGAN horse <-> zebra (horse2zebra)."
 }
 
 MODELS=("$@")

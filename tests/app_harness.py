@@ -3,6 +3,7 @@ app launched in this process (API, hostile-input, security and Train-tab tests),
 as a subprocess (browser tests and the benchmarks)."""
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,6 +93,17 @@ CHROMIUM = os.environ.get("I2I_CHROMIUM", "/usr/bin/chromium")   # Debian's; nev
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage"]
+
+
+def require_chromium() -> None:
+    """Skip the calling test module without Chromium on a developer machine; fail in CI (CI=true), so CI
+    can never pass without running the browser tests."""
+    if shutil.which(CHROMIUM) or Path(CHROMIUM).is_file():
+        return
+    message = f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
 
 
 def start_app_process(env: dict[str, str | None], log_path: Path, timeout: float = 120.0

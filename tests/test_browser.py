@@ -5,8 +5,6 @@ are uploaded through the file inputs, buttons are clicked, exactly as a person w
 Chromium is `/usr/bin/chromium` (or `$I2I_CHROMIUM`); `.ci/run` installs it. Without it these tests are
 skipped on a developer machine and fail in CI (CI=true), so CI can never pass without running them.
 """
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -15,15 +13,12 @@ import pytest
 from PIL import Image
 
 from conftest import DATASETS
-from app_harness import CHROMIUM, CHROMIUM_FLAGS, make_tiny_models, start_app_process, stop_app_process
+from app_harness import (CHROMIUM, CHROMIUM_FLAGS, make_tiny_models, require_chromium, start_app_process,
+                         stop_app_process)
 
 TIMEOUT_MS = 60_000
 
-if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-    message = f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 

@@ -4,23 +4,16 @@ canvas, in Debian's headless Chromium, comes back as a cat-face photo from the d
 Unlike tests/test_browser.py (tiny models), this runs `python app.py` on weights/ as a user gets it.
 """
 import math
-import os
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from app_harness import CHROMIUM, CHROMIUM_FLAGS, start_app_process, stop_app_process
+from app_harness import CHROMIUM, CHROMIUM_FLAGS, require_chromium, start_app_process, stop_app_process
 
 TIMEOUT_MS = 60_000
 DEFAULT_SKETCH_MODEL = "sketch2catface"
 
-if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-    message = f"Chromium not found at {CHROMIUM}: install Debian's chromium (`.ci/run` does)"
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
+require_chromium()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
