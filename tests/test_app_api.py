@@ -289,14 +289,16 @@ def test_models_come_from_the_zoo_when_no_weights_dir_is_set(server, monkeypatch
 
 def test_random_sketch_draws_a_cat_for_a_cat_model(server, monkeypatch):
     from demos import sketch
+    from demos.catface_drawings import DESIGNS, drawing
     from demos.examples import random_doodle
     from demos.models import registry
 
     entry = registry.get("sketch", None)
     monkeypatch.setattr(entry, "description", "Sketch -> cat photo")
-    monkeypatch.setattr(sketch.random, "randrange", lambda _: 5)
-    cat, other = np.asarray(random_doodle(5, 512, subject="cat")), np.asarray(random_doodle(5, 512))
+    monkeypatch.setattr(sketch.random, "randrange", lambda _: 25)
+    cat, other = np.asarray(drawing(25 % len(DESIGNS), seed=25)), np.asarray(random_doodle(25, 512))
     assert np.array_equal(np.asarray(sketch.random_sketch(entry.name)), cat)
+    assert not np.array_equal(cat, np.asarray(drawing(25 % len(DESIGNS))))   # a new variation, not the eval set
     monkeypatch.setattr(entry, "description", "Sketch -> shoe photo")
     assert np.array_equal(np.asarray(sketch.random_sketch(entry.name)), other)
     assert sketch.random_sketch("no_such_model").size == (512, 512)
