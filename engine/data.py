@@ -321,14 +321,13 @@ class DerivedPairDataset(ImageFolderDataset):
         path = self.paths[index]
         photo = self.open(path)
         params = self.draw_params(photo.size)
-        if self.derive == "drawn":
+        if self.derive == "drawn":   # drawn on the cropped photo: stroke widths stay as drawn
             photo = apply_transform(photo, params)
-            drawing = random_drawing(np.asarray(photo), self.rng, outline_share=self.sketch_outline)
-            return {"A": to_tensor(drawing, self.input_nc), "B": to_tensor(photo, self.output_nc),
-                    "A_path": str(path), "B_path": str(path)}
-        derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
-        return {"A": to_tensor(apply_transform(derived, params), self.input_nc),
-                "B": to_tensor(apply_transform(photo, params), self.output_nc),
+            derived = random_drawing(np.asarray(photo), self.rng, outline_share=self.sketch_outline)
+        else:                        # derived at full size, then transformed with the photo
+            derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
+            derived, photo = apply_transform(derived, params), apply_transform(photo, params)
+        return {"A": to_tensor(derived, self.input_nc), "B": to_tensor(photo, self.output_nc),
                 "A_path": str(path), "B_path": str(path)}
 
     def _sketch(self, path: Path, photo: Image.Image) -> Image.Image:

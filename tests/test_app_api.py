@@ -17,10 +17,6 @@ from app_harness import make_tiny_models, running_app
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-for _key, _value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                     "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
-    os.environ.setdefault(_key, _value)
-
 gradio = pytest.importorskip("gradio")
 from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402

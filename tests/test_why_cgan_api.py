@@ -1,7 +1,6 @@
 """The "Why cGAN?" tab through its API: the app launched in-process (no models needed), /why_cgan_toy
 called with gradio_client: the five-panel figure, the numbers of the chapter's claims, 3 modes, and
 one-line errors for bad options."""
-import os
 import sys
 
 import numpy as np
@@ -12,10 +11,6 @@ from conftest import REPO
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-
-for _key, _value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                     "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
-    os.environ.setdefault(_key, _value)
 
 gradio = pytest.importorskip("gradio")
 from gradio_client.exceptions import AppError  # noqa: E402
