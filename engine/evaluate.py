@@ -357,6 +357,19 @@ def _drawn(image: Image.Image, side: int, name: str) -> Image.Image:
     return random_drawing(np.asarray(small), random.Random(zlib.crc32(name.encode()))).convert("RGB")
 
 
+def _translate_pending(translator, sources: list[Image.Image], direction: str
+                       ) -> tuple[list[Image.Image], np.ndarray | None]:
+    """The translations of `sources` (all one size) and, for a colorizer, its a/b output before 8-bit
+    rounding ((N, 2, H, W), ab / 110; the share is scale-free): the checkerboard of a nearly flat a/b output is otherwise
+    dominated by the white rounding noise of the RGB image (docs/quality.md)."""
+    if translator.config.task != "colorization":
+        return translator.translate(sources, direction=direction), None
+    batch = torch.stack([translator.encode(source) for source in sources])
+    ab = translator.translate_tensor(batch, direction=direction)
+    preds = [translator.decode(output, source) for output, source in zip(ab, sources)]
+    return preds, ab.double().numpy()
+
+
 def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val", *, direction: str | None = None,
                  max_items: int | None = None, size: int | None = 256, device: str = "auto",
                  bins: int = DEFAULT_BINS, batch_size: int = 8, progress: bool = True) -> dict:
@@ -365,7 +378,7 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     Inputs and targets are resized to size x size (None: each image's own size, long side capped at
     1024 px); L1 and PSNR are averaged per image, the histogram intersections pool the whole set, and
     "checkerboard" is `checkerboard_ratio` of the predictions to the targets (for colorizers on the Lab
-    a and b channels, their actual output).
+    a and b channels, their actual output, taken before 8-bit rounding).
     For a CycleGAN, `direction` (default the model's) also picks the generator: the model's own
     direction runs G_A, the other G_B; on unpaired {phase}A/ and {phase}B/ folders the CycleGAN is
     scored by `evaluate_unpaired` instead. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b",
@@ -405,13 +418,14 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     pending: list[tuple[Image.Image, Image.Image]] = []
 
     def flush():
-        preds = translator.translate([source for source, _ in pending], direction=run_direction)
-        for pred, (_, target) in zip(preds, pending):
+        preds, fake_ab = _translate_pending(translator, [source for source, _ in pending], run_direction)
+        for index, (pred, (_, target)) in enumerate(zip(preds, pending)):
             l1s.append(l1(pred, target))
             psnrs.append(psnr(pred, target))
             ours.add(pred)
             truth.add(target)
-            fake_shares.append(nyquist_share(pred, channels))
+            fake_shares.append(nyquist_share(pred, channels) if fake_ab is None
+                               else float(np.mean([_plane_nyquist_share(plane) for plane in fake_ab[index]])))
             real_shares.append(nyquist_share(target, channels))
         bar.update(len(pending))
         pending.clear()

@@ -14,7 +14,10 @@ training sketch from a photo the way `derive="drawn"` uses it:
 On aligned face crops (catfaces: the face centred, ears at the top) photos rarely show the head's
 outline as an edge, while people always draw it. `outline_share` of the sketches then also get a head
 outline (`head_outline`: a jittered oval with two ears where aligned faces have them), so a drawn
-outline is familiar to the model and not painted back as a streak.
+outline is familiar to the model and not painted back as a streak. Likewise people draw a cartoon's
+eyes, nose, mouth and whiskers, which no photo edge looks like: `features_share` of the sketches get
+those (`face_features`, at the mean face's eye and nose positions), so the model learns that a drawn
+circle there is an eye and that whiskers are fur, not streaks to paint.
 
 Lines are binary (0 = ink, 255 = paper), as `engine.edges.normalize_drawing(thin=False)` gives for
 canvas drawings. Parameters are in pixels at a 128-px side and scale with the image.
@@ -48,6 +51,8 @@ HEAD_CENTER = (0.5, 0.5)          # the oval's centre, x and y
 HEAD_RADII = (0.36, 0.32)
 EAR_TIPS = ((0.22, 0.06), (0.78, 0.06))
 HEAD_JITTER = 0.04                # each of the above moves by up to this much, the size by up to 12 %
+EYES = ((0.37, 0.40), (0.63, 0.40))  # eye centres of the mean catfaces/train face
+NOSE = (0.5, 0.56)
 
 
 def dog_lines(rgb: np.ndarray, sigma: float, percentile: float, min_length: int) -> np.ndarray:
@@ -100,9 +105,69 @@ def head_outline(width: int, height: int, rng: random.Random) -> np.ndarray:
     return mask > 0
 
 
-def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0.0) -> Image.Image:
+def face_features(width: int, height: int, rng: random.Random) -> np.ndarray:
+    """Cartoon face features as people draw them on an aligned face (bool mask, 1-px lines and filled
+    pupils): two eyes (round or almond, with or without pupils), a nose, often a mouth and whiskers,
+    sometimes forehead stripes; placed where the mean aligned face has them, moved and scaled at random."""
+    mask = np.zeros((height, width), np.uint8)
+    side = min(width, height)
+    scale = rng.uniform(0.88, 1.12)
+    dx, dy = rng.uniform(-HEAD_JITTER, HEAD_JITTER), rng.uniform(-HEAD_JITTER, HEAD_JITTER)
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        """Pixel position of a point given in fractions of the side, after the random move and scale."""
+        return (round((0.5 + (x - 0.5) * scale + dx) * (width - 1)),
+                round((0.5 + (y - 0.5) * scale + dy) * (height - 1)))
+
+    def length(fraction: float) -> int:
+        return max(1, round(fraction * scale * side))
+
+    almond, pupil = rng.random() < 0.4, rng.choice(("none", "dot", "slit"))
+    radius = rng.uniform(0.045, 0.075)
+    for ex, ey in EYES:
+        centre = at(ex + rng.uniform(-0.015, 0.015), ey + rng.uniform(-0.015, 0.015))
+        axes = (length(radius * 1.3), length(radius * 0.7)) if almond else (length(radius), length(radius))
+        cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, 1)
+        if pupil == "dot":
+            cv2.circle(mask, centre, length(radius * 0.45), 1, -1)
+        elif pupil == "slit":
+            cv2.ellipse(mask, centre, (length(radius * 0.2), axes[1]), 0, 0, 360, 1, -1)
+    nose = NOSE[0], NOSE[1] + rng.uniform(-0.02, 0.02)
+    half = rng.uniform(0.02, 0.035)
+    triangle = np.array([at(nose[0] - half, nose[1] - half * 0.6), at(nose[0] + half, nose[1] - half * 0.6),
+                         at(nose[0], nose[1] + half * 0.6)], np.int32)
+    if rng.random() < 0.5:
+        cv2.fillPoly(mask, [triangle], 1)
+    else:
+        cv2.polylines(mask, [triangle], True, 1, 1)
+    chin = nose[1] + half * 0.6
+    if rng.random() < 0.7:   # the "w" mouth: a line down from the nose, curling out on both sides
+        cv2.line(mask, at(nose[0], chin), at(nose[0], chin + 0.03), 1, 1)
+        for side_sign in (-1, 1):
+            curl = [at(nose[0] + side_sign * t * 0.05, chin + 0.03 + 0.025 * np.sin(np.pi * t))
+                    for t in np.linspace(0, 1, 8)]
+            cv2.polylines(mask, [np.array(curl, np.int32)], False, 1, 1)
+    if rng.random() < 0.6:
+        for side_sign in (-1, 1):
+            for _ in range(rng.randint(2, 3)):
+                start_x = nose[0] + side_sign * rng.uniform(0.07, 0.13)
+                start_y = chin + rng.uniform(-0.03, 0.05)
+                reach, rise = rng.uniform(0.18, 0.32), rng.uniform(-0.08, 0.06)
+                points = [at(start_x + side_sign * reach * t, start_y + rise * t + 0.03 * t * t)
+                          for t in np.linspace(0, 1, 10)]
+                cv2.polylines(mask, [np.array(points, np.int32)], False, 1, 1)
+    if rng.random() < 0.3:
+        for stripe_x in (0.45, 0.5, 0.55):
+            top = rng.uniform(0.17, 0.22)
+            cv2.line(mask, at(stripe_x, top), at(stripe_x, top + rng.uniform(0.05, 0.09)), 1, 1)
+    return mask > 0
+
+
+def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0.0,
+                   features_share: float = 0.0) -> Image.Image:
     """A drawn-looking sketch (mode L) of an HxWx3 uint8 photo, at a random level of detail; with
-    probability `outline_share` (aligned faces) a drawn head outline is added."""
+    probability `outline_share` (aligned faces) a drawn head outline is added, with probability
+    `features_share` drawn eyes, nose, mouth and whiskers (`face_features`)."""
     scale = min(rgb.shape[:2]) / REFERENCE_SIDE
     warped = tps_warp(rgb, WARP_GRID, WARP_STRENGTH, rng)
     if rng.random() < CONTOUR_SHARE:
@@ -112,6 +177,8 @@ def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0
         lines = dog_lines(warped, rng.uniform(*SIGMA_RANGE) * scale, rng.uniform(*PERCENTILE_RANGE), min_length)
     if outline_share > 0 and rng.random() < outline_share:
         lines = lines | head_outline(rgb.shape[1], rgb.shape[0], rng)
+    if features_share > 0 and rng.random() < features_share:
+        lines = lines | face_features(rgb.shape[1], rgb.shape[0], rng)
     lines = drop_strokes(lines, rng.uniform(*DROP_RANGE), rng)
     width = max(1, round(rng.choices(WIDTHS, WIDTH_WEIGHTS)[0] * scale))
     return Image.fromarray(np.where(draw_width(lines, width), 0, 255).astype(np.uint8))

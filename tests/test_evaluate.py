@@ -194,3 +194,20 @@ def test_ab_nyquist_share_sees_a_chroma_grid_that_luma_misses():
     assert nyquist_share(grid, "luma") < 0.05
     with pytest.raises(ValueError, match="channels"):
         nyquist_share(smooth, "rgb")
+
+
+def test_colorizer_checkerboard_is_measured_before_8bit_rounding(tmp_path):
+    """A flat a/b output has no grid; its RGB image's rounding noise must not be counted as one."""
+    from engine import Translator
+    photos = _folder(tmp_path / "photos", n=2)
+    config = ModelConfig(task="colorization", netG="unet_128", ngf=4, name="flat", input_nc=1, output_nc=2,
+                         color_space="lab", input_kind="gray")
+    generator = config.build_generator("G")
+    last = [m for m in generator.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(0.2)                                     # a constant, clearly coloured a and b
+    model = save_model(tmp_path / "flat", config, {"G": generator})
+    assert evaluate_dir(model, photos, "val", size=32, progress=False)["checkerboard"] == 0.0
+    rounded = Translator.from_dir(model, device="cpu").translate(Image.open(next(photos.iterdir())))
+    assert nyquist_share(rounded, "ab") > 0                    # what the 8-bit image alone would report

@@ -101,3 +101,26 @@ def test_outline_share_adds_outlines_only_when_asked(datasets_dir):
     framed = [np.asarray(random_drawing(photo, random.Random(s), outline_share=1.0)) for s in range(8)]
     ink = lambda images: np.mean([np.mean(image == 0) for image in images])   # noqa: E731
     assert ink(framed) > ink(plain) + 0.01
+
+
+def test_face_features_put_eyes_and_a_nose_where_aligned_faces_have_them():
+    from engine.sketches import EYES, NOSE, face_features
+    for seed in range(6):
+        features = face_features(128, 128, random.Random(seed))
+        for x, y in (*EYES, NOSE):      # ink within ~12 px of each eye and of the nose
+            cx, cy = round(x * 127), round(y * 127)
+            assert features[cy - 12:cy + 13, cx - 12:cx + 13].any()
+        assert not features[:10].any() and features.mean() < 0.12   # nothing at the top, no blobs
+    assert not np.array_equal(face_features(128, 128, random.Random(0)), face_features(128, 128, random.Random(1)))
+
+
+def test_features_share_adds_features_only_when_asked():
+    from engine.sketches import EYES
+    blank = np.full((128, 128, 3), 255, np.uint8)                 # a flat photo gives no lines of its own
+    x, y = round(EYES[0][0] * 127), round(EYES[0][1] * 127)
+
+    def eye_drawn(**shares):
+        return [bool((np.asarray(random_drawing(blank, random.Random(s), **shares))[y - 8:y + 9, x - 8:x + 9] == 0).any())
+                for s in range(12)]
+    assert not any(eye_drawn(outline_share=1.0))
+    assert sum(eye_drawn(outline_share=1.0, features_share=1.0)) >= 10
