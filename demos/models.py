@@ -12,8 +12,8 @@ Models are found, in order of preference:
    trained in the Train tab shows up in the other tabs (`registry.rescan()` after a job ends).
 
 Each model belongs to one tab: `sketch` (drawing -> photo), `facade` (label map -> photo),
-`colorize` and `style` (CycleGAN). Loaded `Translator`s are cached (thread-safe) per model and per
-with/without discriminators.
+`colorize`, `style` (CycleGAN) and `coat` (StarGAN: one generator for every coat colour). Loaded
+`Translator`s are cached (thread-safe) per model and per with/without discriminators.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from .settings import WEIGHTS_ENV, runs_dir, weights_dir
 
 logger = logging.getLogger("demos.models")
 
-TABS = ("sketch", "facade", "colorize", "style")
+TABS = ("sketch", "facade", "colorize", "style", "coat")
 DEVICE_ENV = "I2I_DEVICE"
 
 
@@ -77,7 +77,9 @@ class ModelEntry:
         bits = []
         if self.info.get("netG"):
             bits.append(f"{self.info.get('task', self.task)}, G {self.info['netG']} ngf {self.info.get('ngf', '?')}")
-        if self.task != "cycle_gan" and self.info:
+        if self.task == "stargan" and self.info.get("domains"):
+            bits.append("domains " + ", ".join(self.info["domains"]))
+        elif self.task != "cycle_gan" and self.info:
             bits.append(f"D {self.discriminator}")
         training = self.info.get("training") or {}
         if training.get("steps"):
@@ -96,6 +98,8 @@ def tab_for(task: str, input_kind: str = "", text: str = "") -> str | None:
         return "style"
     if task == "colorization":
         return "colorize"
+    if task == "stargan":
+        return "coat"
     if task == "pix2pix":
         if input_kind == "edges" or "sketch" in text:
             return "sketch"

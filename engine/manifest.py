@@ -155,18 +155,24 @@ def _safetensors_keys(path: Path) -> list[str]:
     return [k for k in meta if k != "__metadata__"]
 
 
-def _receptive_field(netD: str | None, n_layers_D: int) -> int | None:
+def _receptive_field(config: dict) -> int | None:
+    """The discriminator's receptive field in pixels from a model's config.json (StarGAN's depends on the crop)."""
+    netD = config.get("netD")
     if not netD:
         return None
-    from .networks import receptive_field
+    from .networks import receptive_field, stargan_receptive_field
     try:
-        return receptive_field(netD, n_layers_D)
+        if config.get("task") == "stargan":
+            return stargan_receptive_field(int(config.get("crop_size", 256)))
+        return receptive_field(netD, int(config.get("n_layers_D", 3)))
     except ValueError:
         return None
 
 
 def default_tab(task: str, input_kind: str = "photo") -> str:
-    """The app tab of a model: colorize, sketch (edges in), facade (label maps in) or style."""
+    """The app tab of a model: colorize, sketch (edges in), facade (label maps in), coat (StarGAN) or style."""
+    if task == "stargan":
+        return "coat"
     if task == "colorization" or input_kind == "gray":
         return "colorize"
     if input_kind == "edges":
@@ -202,11 +208,10 @@ def add_to_manifest(model_dir: str | Path, *, manifest_file: str | Path | None =
     tab = entry.get("tab") or default_tab(task, input_kind)
     if tab not in TABS:
         raise ValueError(f"unknown tab {tab!r}; choose one of {', '.join(TABS)}")
-    netD = config.get("netD")
     keys = _safetensors_keys(model_dir / MODEL_FILE)
     architecture = {k: config.get(k) for k in ("netG", "ngf", "norm", "use_dropout", "input_nc", "output_nc",
                                                 "netD", "n_layers_D")}
-    architecture["receptive_field"] = _receptive_field(netD, int(config.get("n_layers_D", 3)))
+    architecture["receptive_field"] = _receptive_field(config)
     architecture["discriminator_included"] = any(k.split(".", 1)[0] in ("D", "D_A", "D_B") for k in keys)
     root = manifest_file.parent.resolve()
     resolved = model_dir.resolve()

@@ -26,8 +26,8 @@ MANIFEST_VERSION = 1
 
 MODEL_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "README.md"  # as engine.checkpoint
 HUB_FILES = (MODEL_FILE, CONFIG_FILE, CARD_FILE)
-TASKS = ("pix2pix", "cycle_gan", "colorization")
-TABS = ("sketch", "facade", "colorize", "style")
+TASKS = ("pix2pix", "cycle_gan", "colorization", "stargan")
+TABS = ("sketch", "facade", "colorize", "style", "coat")
 SOURCES = ("embedded", "official", "hub")
 CHUNK = 1 << 20
 

@@ -47,6 +47,30 @@ def make_tiny_models(root: Path) -> Path:
     return root
 
 
+COATS = ["black", "ginger", "grey_tabby", "white"]
+
+
+def make_tiny_stargan(root: Path, name: str = "coat_tiny") -> Path:
+    """Write a tiny randomly initialized StarGAN (the four coats, 32 px crops, no discriminator) to
+    `root/name`, with larger-than-usual weights so that every coat gives a different, non-flat image.
+    Returns its model directory."""
+    import torch
+    from torch import nn
+
+    from engine import ModelConfig, save_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="stargan", netG="resnet_2blocks", ngf=4, norm="instance", use_dropout=False,
+                      upsample="nearest", domains=COATS, crop_size=32, load_size=36, name=name,
+                      description="tiny random StarGAN for tests")
+    G = cfg.build_generator()
+    for m in G.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.2)
+    save_model(root / name, cfg, {"G": G})
+    return root / name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
