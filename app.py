@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from demos.common import CSS, JS, blocked_paths, configure_environment, max_upload_bytes, theme
+from demos.common import CSS, blocked_paths, configure_environment, max_upload_bytes, theme
 
 configure_environment()   # before gradio is imported anywhere: no analytics, no Hub calls
 
@@ -59,7 +59,7 @@ def server_port() -> int:
 def launch_kwargs() -> dict:
     """Keyword arguments of Blocks.launch shared by `python app.py` and the tests: look, the upload size
     limit ($I2I_MAX_UPLOAD_MB) and the folders never served (docs/reliability.md)."""
-    return dict(theme=theme(), css=CSS, js=JS, show_error=True, footer_links=["api", "settings"],
+    return dict(theme=theme(), css=CSS, show_error=True, footer_links=["api", "settings"],
                 max_file_size=max_upload_bytes(), blocked_paths=blocked_paths())
 
 

@@ -183,23 +183,6 @@ def theme():
     )
 
 
-# On page load: pick the brush of each drawing canvas once it is on the page (Gradio's editor
-# starts with no tool selected, which would make the first stroke do nothing).
-JS = """
-() => {
-  const picked = new WeakSet();
-  setInterval(() => {
-    for (const id of ["sketch-canvas", "facade-canvas"]) {
-      const button = document.querySelector(`#${id} button[aria-label="Brush"]`);
-      if (button && button.offsetParent !== null && !picked.has(button)) {
-        picked.add(button);
-        button.click();
-      }
-    }
-  }, 700);
-}
-"""
-
 CSS = """
 .explain { font-size: 0.92em; }
 .explain h3 { margin-top: 0.2em; }

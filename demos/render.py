@@ -29,37 +29,6 @@ def translate(entry: ModelEntry, image: Image.Image, *, direction: str = "AtoB",
     return registry.translator(entry).translate(image, direction=direction, size=size)
 
 
-def is_blank(image: Image.Image | None, contrast: int = 24) -> bool:
-    """True for an empty canvas (no stroke darker than the paper by `contrast`)."""
-    if image is None:
-        return True
-    gray = np.asarray(image.convert("L"))
-    return int(gray.max()) - int(gray.min()) < contrast
-
-
-def editor_composite(value) -> Image.Image | None:
-    """The flattened drawing of a gr.Sketchpad / gr.ImageEditor value (dict, image or None)."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        image = value.get("composite")
-        if image is None:
-            image = value.get("background")
-    else:
-        image = value
-    if image is None:
-        return None
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
-    if isinstance(image, (str, Path)):
-        image = Image.open(image)
-    if image.mode in ("RGBA", "LA", "P"):
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, rgba)
-    return image.convert("RGB")
-
-
 _PALETTE = np.array([rgb for _, rgb in FACADE_CLASSES], np.int32)
 
 

@@ -249,8 +249,7 @@ def test_tabs_without_models_show_a_message(server, monkeypatch, tmp_path):
     monkeypatch.setenv("I2I_WEIGHTS_DIR", str(tmp_path))
     registry.refresh()
     try:
-        photo, message, saved = sketch.render_canvas(None, None)
-        assert photo is None and saved is None and "No sketch model" in message
+        assert "No sketch model" in sketch.model_info("sketch", None)
         assert "No colorization model" in colorize.caption_table(colorize.sorted_models())
         assert style.stylize_ui(None, None, "AtoB")[3].startswith("**No style")
         with pytest.raises(gradio.Error, match="no sketch model"):
@@ -300,15 +299,25 @@ def test_random_sketch_draws_a_cat_for_a_cat_model(server, monkeypatch):
     assert sketch.random_sketch("no_such_model").size == (512, 512)
 
 
-def test_live_sketch_gives_the_photo_and_its_save_file(server):
+def test_canvas_follows_the_model_picker(server):
+    """Choosing a model points the live canvas at it (name and input size) and describes it."""
     from demos import sketch
-    from demos.examples import random_doodle
+    from demos.models import registry
 
-    canvas = {"background": None, "layers": [], "composite": random_doodle(3, 300).convert("RGBA")}
-    photo, info, saved = sketch.render_canvas(canvas, None)
-    assert photo == saved and "Model:" in info   # one PNG for the picture and the Save button
-    _assert_image(saved, (300, 300))
-    assert sketch.render_canvas({"background": None, "layers": [], "composite": None}, None)[::2] == (None, None)
+    entry = registry.get("facade", None)
+    update, info = sketch.select_model("facade", entry.name)
+    assert (update.props["model"], update.props["size"]) == (entry.name, 128) and "facades_tiny" in info
+    update, info = sketch.select_model("sketch", "no_such_model")
+    assert update.props["model"] == "no_such_model" and "sketch_tiny" in info
+
+
+def test_canvas_example_is_a_png_data_url():
+    from demos.canvas import data_url, live_canvas
+
+    canvas = live_canvas("sketch", model="m", size=128, example=lambda model: Image.new("RGB", (64, 64), "white"))
+    url = canvas.random_example("m")
+    assert url.startswith("data:image/png;base64,") and url == data_url(Image.new("RGB", (64, 64), "white"))
+    assert (canvas.props["endpoint"], canvas.props["size"], canvas.props["mode"]) == ("sketch", 128, "ink")
 
 
 def test_saved_results_are_pruned(monkeypatch, tmp_path):

@@ -65,6 +65,7 @@ def test_the_selection_leaves_out_runs_venv_tests_and_caches(app_tree):
 def test_the_repositorys_own_selection():
     selected = {f.path: f for f in space_files(REPO)}
     for needed in ("app.py", "requirements.txt", "README.md", "demos/common.py", "demos/settings.py",
+                   "demos/static/live_canvas.js", "demos/static/live_canvas.css",
                    "engine/zoo.py", "engine/catalog.json", "engine/recipes/pix2pix.py", "weights/manifest.json"):
         assert needed in selected, needed
     weights = [p for p in selected if p.endswith("model.safetensors")]
