@@ -1,5 +1,6 @@
 """The real app with the embedded models: a cat face drawn stroke by stroke with the mouse on the Sketch
-canvas, in Debian's headless Chromium, comes back as a cat-face photo from the default model.
+canvas, in Debian's headless Chromium, comes back as a cat-face photo from the default model, with
+photos arriving while the pen is down.
 
 Unlike tests/test_browser.py (tiny models), this runs `python app.py` on weights/ as a user gets it.
 """
@@ -10,14 +11,14 @@ import pytest
 
 from app_harness import CHROMIUM, CHROMIUM_FLAGS, require_chromium, start_app_process, stop_app_process
 
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 DEFAULT_SKETCH_MODEL = "sketch2catface"
 
 require_chromium()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from test_browser import _image_pixels, _wait_new_src  # noqa: E402
+from test_browser import click_tool, photo_pixels, stroke, wait_settled  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -42,17 +43,6 @@ CAT_FACE_STROKES = [
 ]
 
 
-def _stroke(page, points):
-    """One pen stroke through `points` (fractions of the drawing area); the points are dense already."""
-    box = page.locator("#sketch-canvas canvas").first.bounding_box()
-    at = [(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy) for fx, fy in points]
-    page.mouse.move(*at[0])
-    page.mouse.down()
-    for x, y in at[1:]:
-        page.mouse.move(x, y, steps=2)
-    page.mouse.up()
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser_catface")
@@ -65,7 +55,7 @@ def page(tmp_path_factory):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, wait_until="load")
-            page.wait_for_selector("#sketch-canvas canvas")
+            page.wait_for_selector("#sketch-canvas canvas.lc-canvas")
             yield page
             browser.close()
     finally:
@@ -73,14 +63,22 @@ def page(tmp_path_factory):
 
 
 def test_a_drawn_cat_face_becomes_a_cat_face_photo(page):
-    for stroke in CAT_FACE_STROKES:
-        _stroke(page, stroke)
-    _wait_new_src(page, "#sketch-photo img", None)
-    page.wait_for_timeout(1500)   # the last strokes' photos land; the newest wins
+    assert int(wait_settled(page, "sketch-canvas")["photos"]) >= 1, "the tab opens without its example's photo"
+    click_tool(page, "sketch-canvas", "[data-action=clear]")
+    wait_settled(page, "sketch-canvas")
+    page.evaluate("""() => { const lc = document.querySelector('#sketch-canvas .lc');
+        window.__photosWhileDrawing = 0;
+        new MutationObserver(() => { if (lc.dataset.drawing) window.__photosWhileDrawing += 1; })
+            .observe(lc, {attributes: true, attributeFilter: ['data-photos']}); }""")
+    for points in CAT_FACE_STROKES:   # stroke by stroke, each one slow enough for the photo to follow
+        stroke(page, "sketch-canvas", points, steps=6)
+    wait_settled(page, "sketch-canvas")
+    during = page.evaluate("() => window.__photosWhileDrawing")   # photos shown while the pen was down
+    assert during >= 3, f"only {during} photos arrived while the pen was down"
     assert DEFAULT_SKETCH_MODEL in page.inner_text("#sketch-info")
-    pixels = _image_pixels(page, "#sketch-photo img")
+    pixels = photo_pixels(page, "sketch-canvas")
     height, width, _ = pixels.shape
-    assert height >= 256 and pixels.std() > 20, "a flat photo"
+    assert height >= 128 and pixels.std() > 20, "a flat photo"
     # a cat in front of a background: the face region differs from the canvas border
     face = pixels[height * 2 // 5: height * 4 // 5, width // 3: width * 2 // 3].reshape(-1, 3).mean(0)
     border = np.concatenate([pixels[:, : width // 12].reshape(-1, 3), pixels[:, -width // 12:].reshape(-1, 3)]).mean(0)
