@@ -17,14 +17,14 @@ configure_environment()   # before gradio is imported anywhere: no analytics, no
 
 import gradio as gr  # noqa: E402
 
-from demos import colorize, sketch, style, train, why_cgan  # noqa: E402
+from demos import coat, colorize, sketch, style, train, why_cgan  # noqa: E402
 
 TITLE = "Image-to-image translation studio"
 INTRO = """
 # 🎨 Image-to-image translation studio
 Draw a sketch and get a photo, colorize a photo while comparing discriminator patch sizes, restyle a
-photo with CycleGAN, and train your own model. Each tab explains the idea behind it and names the
-model it runs.
+photo with CycleGAN, recolour a cat's coat with StarGAN, and train your own model. Each tab explains
+the idea behind it and names the model it runs.
 """
 DEFAULT_PORT = 7860
 # Uploads and results in Gradio's cache: every hour, delete those older than 4 hours (a public app writes
@@ -40,6 +40,7 @@ def build_app() -> gr.Blocks:
             colorize.build(demo)
             why_cgan.build(demo)
             style.build(demo)
+            coat.build(demo)
             train.build(demo)
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo

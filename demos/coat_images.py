@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 DISPLAY = 256          # side of the crop and of the coats as the tab shows them
 PREVIEW_SIDE = 512     # long side of the framing preview
 MAX_ZOOM = 4.0
+EXAMPLE_FRAMING = (1.0, 52.0, 50.0)   # zoom, centre x %, centre y % of scikit-image's "chelsea": her face
 
 
 def crop_box(size: tuple[int, int], zoom: float = 1.0, centre_x: float = 50.0, centre_y: float = 50.0

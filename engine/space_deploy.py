@@ -24,8 +24,8 @@ from pathlib import Path
 
 from .zoo_base import REPO, ZooError, is_offline, offline_reason
 
-INCLUDE = ("app.py", "requirements.txt", "README.md", "demos/*.py", "demos/static/*", "engine/*.py", "engine/*.json",
-           "weights/*", "docs/*.md")
+INCLUDE = ("app.py", "requirements.txt", "README.md", "demos/*.py", "demos/static/*", "demos/assets/*",
+           "engine/*.py", "engine/*.json", "weights/*", "docs/*.md")
 EXCLUDE = (".*", "*/.*", "__pycache__/*", "*/__pycache__/*", "*.pyc", "*.part", "*.partial", "*.tmp",
            "runs/*", "data/*", "tests/*", "benchmarks/*", "scripts/*", ".venv/*", "venv/*", "*.egg-info/*")
 LFS_MIN_BYTES = 10 * 1000 * 1000      # a Space refuses larger files outside LFS

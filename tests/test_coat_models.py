@@ -1,6 +1,7 @@
 """StarGAN models in the zoo and the app's registry (the Coat colour tab), and the tab's image work
 without gradio: the square face crop, its preview, recolouring with the own coat guessed."""
 import json
+import os
 import subprocess
 import sys
 
@@ -141,3 +142,15 @@ def test_recolor_crop_with_a_given_coat(tiny_translator):
     assert not result.guessed and result.source == "ginger" and "ginger" not in result.reconstructions
     with pytest.raises(ValueError, match="unknown coat"):
         recolor_crop(tiny_translator, crop, source="purple")
+
+
+def test_sample_sheet_script(tmp_path):
+    model_dir = make_tiny_stargan(tmp_path / "weights")
+    out = tmp_path / "sheet.jpg"
+    result = subprocess.run([sys.executable, "docs/make_stargan_sheet.py", "--model", str(model_dir), "--source",
+                             "grey_tabby", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "own coat grey tabby;" in result.stdout and result.stdout.count(" dB") == 3
+    sheet = Image.open(out)
+    assert sheet.format == "JPEG" and sheet.width > 5 * 256 and 2 * 256 < sheet.height < 3 * 256

@@ -66,7 +66,8 @@ def test_the_repositorys_own_selection():
     selected = {f.path: f for f in space_files(REPO)}
     for needed in ("app.py", "requirements.txt", "README.md", "demos/common.py", "demos/settings.py",
                    "demos/static/live_canvas.js", "demos/static/live_canvas.css",
-                   "engine/zoo.py", "engine/catalog.json", "engine/recipes/pix2pix.py", "weights/manifest.json"):
+                   "engine/zoo.py", "engine/catalog.json", "engine/recipes/pix2pix.py", "weights/manifest.json",
+                   "demos/assets/chelsea.jpg"):
         assert needed in selected, needed
     weights = [p for p in selected if p.endswith("model.safetensors")]
     assert weights and all(p.startswith("weights/") and selected[p].lfs for p in weights)
