@@ -8,8 +8,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from .coat_images import (EXAMPLE_FRAMING, MAX_ZOOM, PREVIEW_SIDE, Recoloring, centre_from_click, coat_label,
-                          crop_preview, recolor_crop, square_crop)
+from .coat_images import (EXAMPLE_FRAMING, MAX_ZOOM, Recoloring, centre_from_click, coat_label, crop_preview,
+                          preview_size, recolor_crop, square_crop)
 from .common import guarded, max_side, open_photo, user_error
 from .models import ModelEntry, picker, registry
 from .settings import weights_dir
@@ -46,7 +46,7 @@ NO_MODEL_API = ("no coat-colour (StarGAN) model is installed: the Coat colour ta
 NO_PHOTO = "*Upload a cat photo (or take one with the webcam).*"
 
 _example_lock = threading.Lock()
-_examples: dict[str, tuple] = {}
+_examples: dict[tuple[str, str], tuple] = {}   # (model name, folder) -> the example's outputs
 
 
 def coat_models() -> list[ModelEntry]:
@@ -141,13 +141,13 @@ def new_photo(photo, coat, model):
     return (1.0, 50.0, 50.0, *recolor_ui(photo, 1.0, 50.0, 50.0, coat, model))
 
 
+@guarded
 def click_to_centre(photo, zoom, coat, model, evt: gr.SelectData):
     """Centre the square where the preview was clicked, and recolour."""
     if photo is None or not evt.index:
         return (gr.update(),) * 7
-    width, height = open_photo(photo, what="photo", limit=max_side()).size
-    scale = PREVIEW_SIDE / max(width, height)
-    centre_x, centre_y = centre_from_click((round(width * scale), round(height * scale)), *evt.index[:2])
+    size = preview_size(open_photo(photo, what="photo", limit=max_side()).size)
+    centre_x, centre_y = centre_from_click(size, *evt.index[:2])
     return (centre_x, centre_y, *recolor_ui(photo, zoom, centre_x, centre_y, coat, model))
 
 

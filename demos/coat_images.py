@@ -43,12 +43,17 @@ def square_crop(image: Image.Image, zoom: float = 1.0, centre_x: float = 50.0, c
     return image.crop(box).resize((side, side), Image.Resampling.LANCZOS)
 
 
+def preview_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the framing preview of an image of `size`: its long side is PREVIEW_SIDE."""
+    scale = PREVIEW_SIDE / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def crop_preview(image: Image.Image, zoom: float = 1.0, centre_x: float = 50.0, centre_y: float = 50.0
                  ) -> Image.Image:
-    """The photo scaled to a long side of PREVIEW_SIDE, darkened outside the square, which is outlined."""
-    scale = PREVIEW_SIDE / max(image.size)
-    preview = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                           Image.Resampling.BILINEAR)
+    """The photo at `preview_size`, darkened outside the square, which is outlined."""
+    preview = image.resize(preview_size(image.size), Image.Resampling.BILINEAR)
+    scale = preview.width / image.width
     box = [round(v * scale) for v in crop_box(image.size, zoom, centre_x, centre_y)]
     shaded = Image.blend(preview, Image.new("RGB", preview.size, "black"), 0.55)
     shaded.paste(preview.crop(box), box[:2])
