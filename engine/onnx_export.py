@@ -20,6 +20,13 @@ int8 is static QDQ quantisation (onnxruntime.quantization.quantize_static, MinMa
 images of the model's own input kind, encoded as `Translator.encode` does. Dynamic quantisation
 (quantize_dynamic) is not offered: it leaves the transposed convolutions in fp32, so the file stays
 larger than fp16's, and its error is still far above fp16's (see docs/benchmarks.md).
+
+Packed weights (`packed_weights="int8"` or `"fp16"`) shrink only the file: each float weight is stored
+as int8 with one scale per output channel (DequantizeLinear) or as fp16 (Cast), and the session expands
+it back to float32 when it loads, so the arithmetic stays fp32. This is the browser's format
+(scripts/export_browser_models.py): half (fp16) or a quarter (int8) of the download, as fast as fp32
+once loaded (onnxruntime folds the expansion away with `session.disable_quant_qdq` set to "1"; without
+it the int8 expansion runs on every call).
 """
 from __future__ import annotations
 
@@ -40,6 +47,8 @@ from .networks import UpConv, min_input_side, size_multiple
 
 DEFAULT_OPSET = 17
 DTYPES = ("fp32", "fp16")
+PACKINGS = ("fp16", "int8")
+PACKED_MIN_ELEMENTS = 1024   # smaller weights (biases, norms) stay float32
 METADATA_KEYS = ("name", "task", "generator", "input_kind", "output_kind", "color_space", "input_nc",
                  "output_nc", "thin_drawings", "size", "dynamic", "size_multiple", "min_side", "precision")
 _JSON_KEYS = frozenset({"input_nc", "output_nc", "thin_drawings", "size", "dynamic", "size_multiple", "min_side"})
@@ -70,15 +79,19 @@ def exportable(net: nn.Module) -> nn.Module:
 def export_onnx(model_dir: str | Path, out_path: str | Path, *, size: int | None = None,
                 opset: int = DEFAULT_OPSET, dtype: str = "fp32", quantize_int8: bool = False,
                 calibration: Sequence[str | Path] = (), dynamic: bool = False,
-                generator: str | None = None) -> Path:
+                generator: str | None = None, packed_weights: str | None = None) -> Path:
     """Export a model directory's generator to `out_path` (written atomically); returns the path.
 
     `size`: the input side (default: the model's crop_size); must be a multiple of the network's size
     multiple. `generator`: "G" (default), or for CycleGAN "G_A" (default) or "G_B". `quantize_int8`
     needs `calibration`: image files or folders of the model's input kind (drawings for a sketch model).
+    `packed_weights` ("fp16" or "int8") stores the weights compactly for an fp32 graph (see above).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if packed_weights is not None and (packed_weights not in PACKINGS or dtype != "fp32" or quantize_int8):
+        raise ValueError(f"packed_weights must be one of {', '.join(PACKINGS)}, with dtype='fp32' and no "
+                         f"quantize_int8; got {packed_weights!r}")
     if quantize_int8 and dtype != "fp32":
         raise ValueError("int8 quantisation starts from the fp32 graph; use dtype='fp32' with quantize_int8")
     if quantize_int8 and not calibration:
@@ -111,7 +124,10 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, *, size: int | None
         with warnings.catch_warnings():  # one per weight below fp16's smallest subnormal, which becomes 1e-7
             warnings.filterwarnings("ignore", message=".*will be truncated to", category=UserWarning)
             model = float16.convert_float_to_float16(model, keep_io_types=True)
-    metadata = model_metadata(config, name, size=size, dynamic=dynamic, precision="int8" if quantize_int8 else dtype,
+    if packed_weights is not None:
+        pack_weights(model, packed_weights)
+    precision = "int8" if quantize_int8 else f"fp32, {packed_weights} weights" if packed_weights else dtype
+    metadata = model_metadata(config, name, size=size, dynamic=dynamic, precision=precision,
                               multiple=multiple, min_side=min_side)
     for key, value in metadata.items():
         entry = model.metadata_props.add()
@@ -163,6 +179,43 @@ def _quantize_static(quantization, src: Path, dst: Path, images: list[torch.Tens
                                  activation_type=quantization.QuantType.QUInt8,
                                  weight_type=quantization.QuantType.QInt8)
     return dst
+
+
+def pack_weights(model, packing: str) -> None:
+    """Store `model`'s large float32 weights as fp16 (Cast back) or per-channel int8 (DequantizeLinear
+    back; the channel axis is 1 for ConvTranspose, else 0), in place; the graph still computes in fp32."""
+    onnx = _require("onnx")
+    import numpy as np
+    from onnx import numpy_helper
+    graph = model.graph
+    first_user = {}
+    for node in graph.node:
+        for name in node.input:
+            first_user.setdefault(name, node.op_type)
+    kept, expanders = [], []
+    for initializer in graph.initializer:
+        weights = numpy_helper.to_array(initializer)
+        name = initializer.name
+        if weights.dtype != np.float32 or weights.size < PACKED_MIN_ELEMENTS:
+            kept.append(initializer)
+        elif packing == "fp16":
+            kept.append(numpy_helper.from_array(weights.astype(np.float16), f"{name}_fp16"))
+            expanders.append(onnx.helper.make_node("Cast", [f"{name}_fp16"], [name], to=onnx.TensorProto.FLOAT))
+        else:
+            axis = 1 if first_user.get(name) == "ConvTranspose" else 0
+            peaks = np.abs(np.moveaxis(weights, axis, 0).reshape(weights.shape[axis], -1)).max(axis=1)
+            scales = np.where(peaks > 0, peaks / 127.0, 1.0).astype(np.float32)
+            shape = [1] * weights.ndim
+            shape[axis] = -1
+            quantized = np.clip(np.round(weights / scales.reshape(shape)), -127, 127).astype(np.int8)
+            kept += [numpy_helper.from_array(quantized, f"{name}_int8"),
+                     numpy_helper.from_array(scales, f"{name}_scale")]
+            expanders.append(onnx.helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_scale"], [name],
+                                                   axis=axis))
+    nodes = expanders + list(graph.node)
+    del graph.initializer[:], graph.node[:]
+    graph.initializer.extend(kept)
+    graph.node.extend(nodes)
 
 
 def model_metadata(config: ModelConfig, generator: str, *, size: int, dynamic: bool, precision: str,
