@@ -17,7 +17,7 @@ configure_environment()   # before gradio is imported anywhere: no analytics, no
 
 import gradio as gr  # noqa: E402
 
-from demos import coat, colorize, sketch, style, train, why_cgan  # noqa: E402
+from demos import browser_models, coat, colorize, sketch, style, train, why_cgan  # noqa: E402
 
 TITLE = "Image-to-image translation studio"
 INTRO = """
@@ -59,9 +59,11 @@ def server_port() -> int:
 
 def launch_kwargs() -> dict:
     """Keyword arguments of Blocks.launch shared by `python app.py` and the tests: look, the upload size
-    limit ($I2I_MAX_UPLOAD_MB) and the folders never served (docs/reliability.md)."""
+    limit ($I2I_MAX_UPLOAD_MB), the folders never served (docs/reliability.md) and the routes of in-browser
+    inference (demos/browser_models.py)."""
     return dict(theme=theme(), css=CSS, show_error=True, footer_links=["api", "settings"],
-                max_file_size=max_upload_bytes(), blocked_paths=blocked_paths())
+                max_file_size=max_upload_bytes(), blocked_paths=blocked_paths(),
+                app_kwargs={"routes": browser_models.routes()})
 
 
 def main() -> None:

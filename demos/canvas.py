@@ -5,7 +5,9 @@ pointer-up it sends the drawing, scaled to the model's input size, to the endpoi
 API and shows the photo beside it: one request in flight per page, the newest drawing next, stale
 results dropped. Tools: brush sizes, eraser, undo/redo (Ctrl+Z, Ctrl+Shift+Z), clear, random example,
 upload, save; optionally a palette of named colors (label maps). The browser side is
-demos/static/live_canvas.js and .css; docs/app.md describes the protocol.
+demos/static/live_canvas.js and .css; docs/app.md describes the protocol. With a `browser_model`
+(demos/browser_models.py) the page runs the model itself (demos/static/in_browser.js) and calls the
+endpoint only as a fallback; a badge says which of the two made the photo.
 """
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ def _markup(palette: Sequence[tuple[str, str]] | None, has_example: bool, pen_si
   </div>
   <div class="lc-footer">
     <span class="lc-status" aria-live="polite"></span>
+    <span class="lc-where" hidden></span>
     <button type="button" data-action="save" title="Save the photo as PNG">💾 Save photo</button>
   </div>
 </div>"""
@@ -76,14 +79,15 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
                 pen_sizes: Sequence[int] = (4, 8, 14), eraser_sizes: Sequence[int] = (12, 24, 48),
                 default_size: int = 1, blank_hint: str = "Draw something on the canvas.",
                 canvas_label: str = "Drawing canvas", save_name: str = "photo.png",
-                elem_id: str | None = None) -> gr.HTML:
+                elem_id: str | None = None, browser_model: dict | None = None) -> gr.HTML:
     """The canvas and its photo, sending drawings to the named endpoint `endpoint` (inputs: an image
     file and a model name; output: an image) with model `model` at `size` x `size` pixels.
 
     `palette` ((name, "#rrggbb") pairs) makes it a label-map painter: pure class colors, nearest-pixel
     scaling, no blank check; `paper` is what clear and the eraser paint, `ink` the first pen color
     (default: near-black, or the palette's first color). `example(model)` gives the
-    random example button's drawing. Update the model with `canvas_model(name, size)`.
+    random example button's drawing. `browser_model` (`demos.browser_models.browser_model`) lets the
+    page run the model itself. Update the model with `canvas_model(name, size, browser_model)`.
     """
     if len(pen_sizes) != len(SIZE_NAMES) or len(eraser_sizes) != len(SIZE_NAMES):
         raise ValueError(f"pen_sizes and eraser_sizes need {len(SIZE_NAMES)} widths each")
@@ -100,10 +104,12 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
         endpoint=endpoint, model=model or "", size=size or SIDE, mode="labels" if palette else "ink",
         paper=paper, ink=ink or (palette[0][1] if palette else "#111111"), pen_sizes=list(pen_sizes),
         eraser_sizes=list(eraser_sizes), default_size=default_size, blank_hint=blank_hint, save_name=save_name,
+        browser_model=browser_model or {},
         initial=data_url(initial.convert("RGB").resize((SIDE, SIDE), Image.NEAREST if palette else Image.LANCZOS))
         if initial else "")
 
 
-def canvas_model(model: str | None, size: int | None) -> gr.HTML:
-    """An update for a live canvas: draw for `model` at `size` pixels (the canvas sends its drawing again)."""
-    return gr.HTML(model=model or "", size=size or SIDE)
+def canvas_model(model: str | None, size: int | None, browser_model: dict | None = None) -> gr.HTML:
+    """An update for a live canvas: draw for `model` at `size` pixels (the canvas sends its drawing again),
+    in the page when `browser_model` is given."""
+    return gr.HTML(model=model or "", size=size or SIDE, browser_model=browser_model or {})

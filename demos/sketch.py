@@ -6,6 +6,7 @@ import random
 
 import gradio as gr
 
+from .browser_models import browser_model
 from .catface_drawings import DESIGNS, drawing as catface_drawing
 from .canvas import canvas_model, live_canvas
 from .common import guarded, no_model_message, open_photo, user_error
@@ -58,7 +59,7 @@ def select_model(tab: str, model_name: str | None):
         entry = registry.get(tab, model_name or None)
     except LookupError:
         return canvas_model(model_name, None), model_info(tab, None)
-    return canvas_model(entry.name, network_size(entry)), model_info(tab, entry.name)
+    return canvas_model(entry.name, network_size(entry), browser_model(entry)), model_info(tab, entry.name)
 
 
 @guarded
@@ -110,14 +111,14 @@ def _model_dropdown(tab: str, label: str):
 
 
 def _first_model(tab: str):
-    """(name, input size) of the tab's default model, (None, None) without one."""
+    """(name, input size, browser model) of the tab's default model, (None, None, None) without one."""
     models = registry.models(tab)
-    return (models[0].name, network_size(models[0])) if models else (None, None)
+    return (models[0].name, network_size(models[0]), browser_model(models[0])) if models else (None, None, None)
 
 
 def build(demo: gr.Blocks) -> None:
-    sketch_model, sketch_size = _first_model("sketch")
-    facade_model, facade_size = _first_model("facade")
+    sketch_model, sketch_size, sketch_browser = _first_model("sketch")
+    facade_model, facade_size, facade_browser = _first_model("facade")
     with gr.Tab("Sketch → Photo", id="sketch") as tab:
         with gr.Tabs():
             with gr.Tab("Sketch", id="sketch-draw"):
@@ -127,7 +128,7 @@ def build(demo: gr.Blocks) -> None:
                             "sketch", model=sketch_model, size=sketch_size, elem_id="sketch-canvas",
                             initial=example_sketch(sketch_model, FIRST_EXAMPLE_SEED), example=random_sketch,
                             pen_sizes=(4, PEN, 14), canvas_label="Sketch canvas: draw with the mouse, a pen or a finger",
-                            save_name="sketch_photo.png")
+                            save_name="sketch_photo.png", browser_model=sketch_browser)
                         model = _model_dropdown("sketch", "Model")
                         info = gr.Markdown(model_info("sketch", sketch_model), elem_id="sketch-info")
                     with gr.Column(scale=3, elem_classes="explain"):
@@ -143,7 +144,7 @@ def build(demo: gr.Blocks) -> None:
                             paper=hex_color(FACADE_COLORS["wall"]), ink=hex_color(FACADE_COLORS["window"]),
                             pen_sizes=(8, 20, 48), eraser_sizes=(8, 20, 48), blank_hint="",
                             canvas_label="Facade label canvas: paint with the class colors",
-                            save_name="facade_photo.png")
+                            save_name="facade_photo.png", browser_model=facade_browser)
                         facade_model_picker = _model_dropdown("facade", "Model")
                         facade_info = gr.Markdown(model_info("facade", facade_model), elem_id="facade-info")
                     with gr.Column(scale=3, elem_classes="explain"):

@@ -178,10 +178,61 @@ function isBlank(small) {
   return high - low < 24;
 }
 
+// -- in-browser inference (demos/static/in_browser.js; demos/browser_models.py serves the files) ------
+// With props.browser_model the page loads the model once (the server makes the photos meanwhile) and
+// then runs it itself; no WebAssembly, ?inference=server in the page's URL or a failed load keep the
+// server. The badge says which is in use; data-inference and data-where tell the tests.
+const badge = root.querySelector(".lc-where");
+const local = { url: null, runner: null };
+
+function setWhere(mode, text, title = "") {
+  root.dataset.inference = mode;
+  badge.hidden = false;
+  badge.textContent = text;
+  badge.title = title;
+  badge.classList.toggle("lc-local", mode === "browser");
+}
+
+function localRunner() {
+  const spec = props.browser_model;
+  if (local.url === (spec?.url || null)) return local.runner;
+  local.url = spec?.url || null;
+  local.runner = null;
+  const forced = new URLSearchParams(location.search).get("inference") === "server";
+  if (!spec?.url || forced || typeof WebAssembly !== "object") {
+    setWhere("server", "running on the server", !spec?.url ? "this model has no in-browser version"
+             : forced ? "?inference=server in the page's address" : "this browser has no WebAssembly");
+  } else {
+    loadLocal(spec);
+  }
+  return null;
+}
+
+async function loadLocal(spec) {
+  setWhere("loading", `running on the server while the model loads (${(spec.bytes / 1e6).toFixed(1)} MB)…`);
+  try {
+    const appRoot = (window.gradio_config?.root || new URL(".", location.href).href).replace(/\/?$/, "/");
+    const module = await import(new URL(spec.module, appRoot).href);
+    const runner = await module.loadModel(spec);
+    if (local.url !== spec.url) return;
+    local.runner = runner;
+    setWhere("browser", "running in your browser", "onnxruntime-web (WebAssembly) runs the model on this device");
+  } catch (error) {
+    if (local.url === spec.url) setWhere("server", "running on the server", `in-browser model failed: ${error.message || error}`);
+  }
+}
+
 // The photo's URL for drawing `version`, or null for a blank sketch.
 async function render(version) {
   const small = modelInput();
   if (props.mode === "ink" && isBlank(small)) return null;
+  const runner = localRunner();
+  if (runner) {
+    const url = await runner.photo(small);
+    root.dataset.where = "browser";
+    return url;
+  }
+  root.dataset.where = "server";
   const blob = await new Promise((resolve) => small.toBlob(resolve, "image/png"));
   const uploaded = await upload(new File([blob], "drawing.png", { type: "image/png" }));
   const api = uploaded.url.slice(0, uploaded.url.indexOf("/gradio_api/")) + "/gradio_api/call/" + props.endpoint;
@@ -332,7 +383,7 @@ new IntersectionObserver((entries) => {
   schedule();
 }).observe(canvas);
 
-watch(["model", "size"], () => changed());
+watch(["model", "size", "browser_model"], () => changed());
 
 (async () => {
   fillPaper();
