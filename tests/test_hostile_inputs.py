@@ -1,9 +1,9 @@
 """Hostile uploads against every image endpoint of the app, through gradio_client.
 
 One in-process server (tiny random models, uploads limited to 2 MB) gets each kind of bad, odd or
-malicious file on /sketch, /facade, /colorize, /compare_patches and /stylize. Each must give either a
-PNG of the right size (EXIF rotation honored, long side capped as documented) or one clean line that
-names the file. Then an oversized upload, a lowered pixel limit and a small concurrent load; the
+malicious file on /sketch, /facade, /colorize, /compare_patches, /stylize and /recolor_coat. Each must
+give either PNGs of the right size (EXIF rotation honored, long side capped as documented; the 256x256
+face crop and coats for /recolor_coat) or one clean line that names the file. Then an oversized upload, a lowered pixel limit and a small concurrent load; the
 server must still answer a normal request at the end.
 
 Set I2I_HOSTILE_TABLE=path.md to write the table of outcomes (docs/reliability.md has a copy).
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from app_harness import make_tiny_models, running_app
+from app_harness import make_tiny_models, make_tiny_stargan, running_app
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -30,7 +30,8 @@ from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
-ENDPOINTS = ("/sketch", "/facade", "/colorize", "/compare_patches", "/stylize")
+ENDPOINTS = ("/sketch", "/facade", "/colorize", "/compare_patches", "/stylize", "/recolor_coat")
+COAT_SIDE = 256   # /recolor_coat's crop and coats, whatever the photo's size
 W, H = 64, 48
 UPLOAD_MB = 2
 MAX_SIDE, COMPARE_SIDE = 1024, 512   # the app's defaults: long side of uploads, of the comparison
@@ -175,7 +176,8 @@ def _assert_clean_error(message: str, *fragments: str) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(tmp / "runs"),
+    make_tiny_stargan(make_tiny_models(tmp / "weights"))
+    env = {"I2I_WEIGHTS_DIR": str(tmp / "weights"), "I2I_RUNS_DIR": str(tmp / "runs"),
            "I2I_MAX_UPLOAD_MB": str(UPLOAD_MB)}
     env.update(dict.fromkeys(("I2I_MAX_SIDE", "I2I_COMPARE_SIDE", "I2I_MAX_IMAGE_PIXELS")))
     with running_app(env) as (url, _):
@@ -227,6 +229,9 @@ def _call(client, endpoint, path) -> list[str]:
         return [item["image"] for item in result[0]]
     if endpoint == "/stylize":
         return [p for p in result[:3] if p]
+    if endpoint == "/recolor_coat":
+        crop, coats, round_trips, _ = result
+        return [crop] + [item["image"] for item in coats + round_trips]
     return [result]
 
 
@@ -245,7 +250,8 @@ def test_hostile_upload(client, files, outcomes, kind, endpoint):
         _assert_clean_error(str(exc), name, expected)
         return
     assert not isinstance(expected, str), f"{name} was accepted; expected an error with {expected!r}"
-    size = _fitted(expected, COMPARE_SIDE if endpoint == "/compare_patches" else MAX_SIDE)
+    size = ((COAT_SIDE, COAT_SIDE) if endpoint == "/recolor_coat" else
+            _fitted(expected, COMPARE_SIDE if endpoint == "/compare_patches" else MAX_SIDE))
     outcomes[kind, endpoint] = f"PNG {size[0]}×{size[1]}"
     assert outputs and all(_png_size(path) == size for path in outputs), [_png_size(p) for p in outputs]
 
