@@ -3,8 +3,9 @@
 One in-process server (tiny random models, uploads limited to 2 MB) gets each kind of bad, odd or
 malicious file on /sketch, /facade, /colorize, /compare_patches, /stylize and /recolor_coat. Each must
 give either PNGs of the right size (EXIF rotation honored, long side capped as documented; the 256x256
-face crop and coats for /recolor_coat) or one clean line that names the file. Then an oversized upload, a lowered pixel limit and a small concurrent load; the
-server must still answer a normal request at the end.
+face crop and coats for /recolor_coat) or one clean line that names the file. Then an oversized
+upload, a lowered pixel limit and a small concurrent load; the server must still answer a normal
+request at the end.
 
 Set I2I_HOSTILE_TABLE=path.md to write the table of outcomes (docs/reliability.md has a copy).
 """
