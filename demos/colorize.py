@@ -10,6 +10,7 @@ from PIL import ImageOps
 
 from .common import fit_side, guarded, no_model_message, open_photo, user_error
 from .examples import example_photo
+from .first_view import COLORIZE_EXAMPLE, first_view
 from .models import ModelEntry, registry
 from .render import draw_receptive_field, overlay_map
 
@@ -153,7 +154,8 @@ def build(demo: gr.Blocks) -> None:
     with gr.Tab("Colorize: patch sizes", id="colorize") as tab:
         with gr.Row():
             with gr.Column(scale=3):
-                photo = gr.Image(label="Photo (it is turned gray, then colorized)", type="filepath",
+                photo = gr.Image(value=str(COLORIZE_EXAMPLE), label="Photo (it is turned gray, then colorized)",
+                                 type="filepath",
                                  image_mode=None, sources=["upload", "clipboard"], height=320,
                                  elem_id="colorize-input")
                 with gr.Row():
@@ -167,6 +169,7 @@ def build(demo: gr.Blocks) -> None:
                              height=340, format="png", object_fit="contain", preview=False,
                              elem_id="colorize-gallery")
         table = gr.Markdown(caption_table(entries), elem_id="colorize-caption")
+        example_shown = gr.State(False)
 
         with gr.Column(visible=False):
             api_photo = gr.File(label="photo", file_count="single")
@@ -185,11 +188,21 @@ def build(demo: gr.Blocks) -> None:
     run_btn.click(compare, [photo, show_maps], [gallery, table], api_name="compare_ui", **run)
     example_btn.click(_example_file, None, photo, api_visibility="private", queue=False)
     tab.select(lambda: caption_table(sorted_models()), None, table, api_visibility="private", queue=False)
+    tab.select(_first_view, [example_shown, show_maps], [gallery, table, example_shown], **run)
 
     api_btn.click(colorize_api, [api_photo, api_model], api_out, api_name="colorize",
                   concurrency_limit=1, concurrency_id="inference")
     api_compare_btn.click(compare, [api_compare_photo, api_compare_maps], [api_gallery, api_table],
                           api_name="compare_patches", concurrency_limit=1, concurrency_id="inference")
+
+
+def _first_view(shown: bool, show_maps: bool):
+    """The example photo's colorizations, the first time this page opens the tab (rendered once per process)."""
+    entries = sorted_models()
+    if not entries:   # the caption says what is missing
+        return [], caption_table(entries), True
+    key = ("colorize", tuple(e.name for e in entries), bool(show_maps))
+    return first_view(shown, key, lambda: compare(str(COLORIZE_EXAMPLE), show_maps), 2)
 
 
 def _example_file():

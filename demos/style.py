@@ -9,6 +9,7 @@ from PIL import Image
 
 from .common import guarded, max_side, no_model_message, open_photo, user_error
 from .examples import example_photo
+from .first_view import STYLE_EXAMPLE, first_view
 from .models import ModelEntry, picker, registry
 from .render import save_png
 
@@ -110,6 +111,14 @@ def _initial_info() -> str:
     return f"Model: {models[0].summary()}"
 
 
+def _first_view(shown: bool, style: str, direction: str):
+    """The example photo in the chosen style, the first time this page opens the tab (once per process)."""
+    if not style_models():
+        return None, None, None, _initial_info(), True
+    key = ("style", style, direction)
+    return first_view(shown, key, lambda: stylize(str(STYLE_EXAMPLE), style, direction), 4)
+
+
 def random_example():
     return save_png(example_photo(random.randrange(1 << 30), size=(480, 360)), "example_photo")
 
@@ -124,9 +133,10 @@ def build(demo: gr.Blocks) -> None:
                                      format="png", object_fit="cover", elem_id="style-gallery")
                 with gr.Row():
                     style = gr.Dropdown(names, value=names[0][1] if names else None, label="Style",
-                                        interactive=bool(names), elem_id="style-model")
+                                        interactive=bool(names), elem_id="style-model", scale=3, min_width=320)
                     direction = gr.Radio(DIRECTIONS, value="AtoB", label="Direction", elem_id="style-direction")
-                photo = gr.Image(label="Photo (upload, webcam or paste; large photos are scaled down)",
+                photo = gr.Image(value=str(STYLE_EXAMPLE),
+                                 label="Photo (upload, webcam or paste; large photos are scaled down)",
                                  type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"],
                                  height=320, elem_id="style-input")
                 with gr.Row():
@@ -142,6 +152,7 @@ def build(demo: gr.Blocks) -> None:
             recon = gr.Image(label="F(G(x)): cycle reconstruction", type="pil", format="png", interactive=False,
                              buttons=["download", "fullscreen"], elem_id="style-reconstruction")
         info = gr.Markdown(_initial_info(), elem_id="style-info")
+        example_shown = gr.State(False)
 
         with gr.Column(visible=False):
             api_photo = gr.File(label="photo", file_count="single")
@@ -159,10 +170,10 @@ def build(demo: gr.Blocks) -> None:
         trigger(stylize_ui, [photo, style, direction], outputs, **run)
     run_btn.click(stylize, [photo, style, direction], outputs, api_name="stylize_ui", **run)
     example_btn.click(random_example, None, photo, api_visibility="private", queue=False)
-    demo.load(gallery_items, None, gallery, api_visibility="private")
     for trigger in (demo.load, tab.select):   # models trained meanwhile in the Train tab
         trigger(lambda current: picker("style", current), style, style, api_visibility="private", queue=False)
-    tab.select(gallery_items, None, gallery, api_visibility="private")
+    tab.select(gallery_items, None, gallery, api_visibility="private")   # loads every style model: not at start
+    tab.select(_first_view, [example_shown, style, direction], [*outputs, example_shown], **run)
 
     def pick(evt: gr.SelectData):
         models_now = style_models()

@@ -239,7 +239,6 @@ def build(demo: gr.Blocks) -> None:
     local_ok, local_why = local_data_allowed()
     sources = list(SOURCES) if local_ok else list(SOURCES[1:])
     datasets = known_datasets() if local_ok else []
-    default_data = next((d for d in datasets if Path(d).name == "facades"), datasets[0] if datasets else "")
     names = sorted(set(named_datasets("pix2pix")) | set(named_datasets("cycle_gan")))
     first = preset_options("pix2pix", "CPU-tiny")
     upload_limit = min(max_dataset_bytes(), common.max_upload_bytes())   # ours and Gradio's (every upload)
@@ -251,11 +250,12 @@ def build(demo: gr.Blocks) -> None:
                 task = gr.Radio(list(TASKS), value="pix2pix", label="Task", interactive=enabled)
                 source = gr.Radio(sources, value=sources[0], label="Dataset", interactive=enabled,
                                   info=None if local_ok else local_why, elem_id="train-source")
-                with gr.Row(visible=local_ok) as folder_row:
-                    dataroot = gr.Textbox(default_data, label="Dataset folder",
+                with gr.Column(visible=local_ok) as folder_row:   # one above the other: paths are long
+                    dataroot = gr.Textbox("", label="Dataset folder",
+                                          placeholder="a folder of your own, or pick one of the known datasets",
                                           info="must be inside: " + ", ".join(str(r) for r in data_roots()),
-                                          scale=3, interactive=enabled, elem_id="train-dataroot")
-                    picker = gr.Dropdown(datasets, value=None, label="Known datasets", scale=2,
+                                          interactive=enabled, elem_id="train-dataroot")
+                    picker = gr.Dropdown(datasets, value=None, label="Known datasets",
                                          interactive=enabled and bool(datasets))
                 dataset_zip = gr.File(label=f"Dataset archive (.zip or .tar.gz, at most "
                                             f"{upload_limit // 2**20} MB)", file_count="single",

@@ -215,10 +215,24 @@ def test_facade_painted_with_two_classes(page):
     assert painted.std() > 2.0 and np.abs(painted - wall).mean() > 0.5, "the photo did not follow the labels"
 
 
+def test_photo_tabs_open_with_their_example_rendered(page):
+    _open_tab(page, "Colorize: patch sizes")
+    page.wait_for_function("() => document.querySelectorAll('#colorize-gallery img').length >= 7")
+    assert "Original" in page.inner_text("#colorize-gallery")
+    assert page.locator("#colorize-input img").count() == 1, "no example photo in the input"
+    _open_tab(page, "Style (CycleGAN)")
+    page.wait_for_selector("#style-input img")
+    page.wait_for_function("() => document.querySelector('#style-output img')?.naturalWidth > 0")
+    assert "style_tiny" in page.inner_text("#style-info")
+
+
 def test_colorize_upload_shows_five_models(page, photo):
     _open_tab(page, "Colorize: patch sizes")
+    page.wait_for_function("() => document.querySelectorAll('#colorize-gallery img').length >= 7")
     page.locator("#colorize-input input[type=file]").set_input_files(str(photo))
     page.locator("#colorize-run").click()
+    page.wait_for_function("() => { const img = document.querySelector('#colorize-gallery img');"
+                           " return img && img.naturalWidth === 320; }")   # the upload's, not the example's
     page.wait_for_function("() => document.querySelectorAll('#colorize-gallery img').length >= 7")
     captions = page.inner_text("#colorize-gallery")
     for text in ("Original", "L1 only", "1×1", "16×16", "70×70", "286×286"):
@@ -231,15 +245,17 @@ def test_style_pick_and_stylize(page, photo):
     page.wait_for_selector("#style-gallery img")
     page.locator("#style-gallery img").first.click()
     page.locator("#style-input input[type=file]").set_input_files(str(photo))
-    _wait_new_src(page, "#style-output img", None)
-    _wait_new_src(page, "#style-reconstruction img", None)
+    for output in ("#style-output img", "#style-reconstruction img"):   # the upload's size, not the example's
+        page.wait_for_function("sel => document.querySelector(sel)?.naturalWidth === 320", arg=output)
     assert _image_pixels(page, "#style-output img").shape[:2] == (240, 320)
     assert "style_tiny" in page.inner_text("#style-info")
 
 
 def test_training_curve_moves_then_stop(page):
     _open_tab(page, "Train")
-    assert "facades" in page.locator("#train-dataroot textarea, #train-dataroot input").first.input_value()
+    folder = page.locator("#train-dataroot textarea, #train-dataroot input").first
+    assert folder.input_value() == "", "the dataset folder starts with a path of this machine"
+    folder.fill(str(DATASETS / "facades"))
     page.locator("#train-start").click()
     page.wait_for_function("() => /RUNNING/.test(document.querySelector('#train-status').innerText)")
     step_of = """() => { const m = document.querySelector('#train-status').innerText.match(/step (\\d+) \\//);
