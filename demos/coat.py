@@ -28,7 +28,8 @@ generator **G(x, c)** that takes the target domain **c** as a second input, here
 - **Reconstruction**: translating back to the cat's own coat must give the input again,
   G(G(x, c), c_x) ≈ x (L1, weight 10), so only the coat changes, not the face, eyes or pose.
 
-The bottom row shows those round trips: the closer to x (higher PSNR), the more of the cat G kept.
+The bottom row shows those round trips, one through each coat: the closer to x (higher PSNR), the
+more of the cat G kept.
 """
 FRAMING_HELP = """
 **Framing the face.** The model was trained on square crops of cat faces (ears to chin) at 128 px, so
@@ -87,7 +88,7 @@ def _run(crop, coat: str | None, model: str | None) -> tuple[Recoloring, ModelEn
 def _galleries(result: Recoloring) -> tuple[list, list]:
     coats = [(image, coat_label(name) + (" (own coat)" if name == result.source else ""))
              for name, image in result.coats.items()]
-    back = [(image, f"{coat_label(name)} → {coat_label(result.source)}: {result.rec_psnr[name]:.1f} dB")
+    back = [(image, f"via {coat_label(name)}: {result.rec_psnr[name]:.1f} dB")
             for name, image in result.reconstructions.items()]
     return coats, back
 
@@ -191,7 +192,7 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     photo = gr.Image(value=str(EXAMPLE), label="Cat photo (upload, webcam or paste)", type="filepath",
                                      sources=["upload", "webcam", "clipboard"], height=300, elem_id="coat-input")
-                    preview = gr.Image(label="Framing: click the cat's face to centre the square", type="pil",
+                    preview = gr.Image(label="Framing (click the face to centre)", type="pil",
                                        format="png", interactive=False, height=300, elem_id="coat-preview")
                 zoom = gr.Slider(1.0, MAX_ZOOM, value=EXAMPLE_FRAMING[0], step=0.05,
                                  label="Zoom (1 = the largest square that fits)", elem_id="coat-zoom")
@@ -208,14 +209,14 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=3, elem_classes="explain"):
                 gr.Markdown(EXPLANATION + FRAMING_HELP)
         with gr.Row():
-            crop = gr.Image(label="x: the face as the model sees it", type="pil", format="png", interactive=False,
+            crop = gr.Image(label="x: the model's input", type="pil", format="png", interactive=False,
                             buttons=["download", "fullscreen"], scale=1, elem_id="coat-crop")
             coats = gr.Gallery(label="G(x, c): every coat", columns=4, height=260, format="png", scale=4,
                                object_fit="contain", elem_id="coat-coats")
         with gr.Row():
             info = gr.Markdown(elem_id="coat-info")
-            back = gr.Gallery(label="G(G(x, c), own coat): back to the cat's own coat (PSNR against x)", columns=3,
-                              height=260, format="png", scale=3, object_fit="contain", elem_id="coat-reconstructions")
+            back = gr.Gallery(label="G(G(x, c), own coat): back to the cat's own coat (PSNR against x)", columns=4,
+                              height=260, format="png", scale=4, object_fit="contain", elem_id="coat-reconstructions")
 
         with gr.Column(visible=False):
             api_photo = gr.File(label="photo", file_count="single")

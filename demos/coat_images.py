@@ -84,21 +84,22 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 @dataclass
 class Recoloring:
-    """A crop in every coat and the round trips back to its own coat (`source`), at display size."""
+    """A crop in every coat and the round trips through each coat back to its own (`source`), at display size."""
 
     crop: Image.Image
     source: str
     guessed: bool                                          # source was guessed, not given
     coats: dict[str, Image.Image] = field(default_factory=dict)
-    reconstructions: dict[str, Image.Image] = field(default_factory=dict)   # by the coat passed through
+    reconstructions: dict[str, Image.Image] = field(default_factory=dict)   # G(G(x, c), source) by coat c
     change: dict[str, float] = field(default_factory=dict)   # mean |G(x, c) - x| per coat, 0..255
     rec_psnr: dict[str, float] = field(default_factory=dict)  # PSNR of each round trip against x, dB
 
 
 def recolor_crop(translator, crop: Image.Image, source: str | None = None) -> Recoloring:
     """`crop` in each of the translator's domains at the model's crop size, and G(G(x, c), source) for
-    every other coat c. Without `source`, the cat's own coat is guessed as the one whose translation
-    changes the crop least (G(x, c_x) should leave x as it is). Outputs are scaled to the crop's size."""
+    every coat c (the own coat too: there and back within it). Without `source`, the cat's own coat is
+    guessed as the one whose translation changes the crop least (G(x, c_x) should leave x as it is).
+    Outputs are scaled to the crop's size."""
     size = translator.config.crop_size
     small = crop.resize((size, size), Image.Resampling.LANCZOS) if crop.size != (size, size) else crop
     coats = translator.recolor(small)
@@ -107,8 +108,7 @@ def recolor_crop(translator, crop: Image.Image, source: str | None = None) -> Re
     source = min(change, key=change.get) if guessed else source
     if source not in coats:
         raise ValueError(f"unknown coat {source!r}; this model knows {', '.join(coats)}")
-    others = [name for name in coats if name != source]
-    round_trips = dict(zip(others, translator.translate([coats[name] for name in others], domain=source)))
+    round_trips = dict(zip(coats, translator.translate(list(coats.values()), domain=source)))
 
     def shown(image: Image.Image) -> Image.Image:
         return image if image.size == crop.size else image.resize(crop.size, Image.Resampling.BICUBIC)

@@ -38,9 +38,8 @@ def coat_sheet(model_dir: str | Path = "catcoats", source: str | None = None) ->
     result = recolor_crop(translator, square_crop(photo, *EXAMPLE_FRAMING, side=SIDE), source)
     own = coat_label(result.source) + (" (guessed)" if result.guessed else "")
     top = [result.crop] + list(result.coats.values())
-    bottom = [text_tile(["round trips", f"back to {coat_label(result.source)}:", "G(G(x, c), own coat)"])]
-    bottom += [result.reconstructions[name] if name in result.reconstructions else text_tile(["(own coat)"])
-               for name in result.coats]
+    bottom = [text_tile(["round trips back to", f"the own coat, {own}:", "G(G(x, c), own coat)"])]
+    bottom += list(result.reconstructions.values())
     labels = ["chelsea (public domain)"] + [f"G(x, {coat_label(name)})" for name in result.coats]
     psnr = ", ".join(f"{coat_label(n)} {v:.1f} dB" for n, v in result.rec_psnr.items())
     return image_grid([top, bottom], labels=labels), f"own coat {own}; round-trip PSNR {psnr}"

@@ -57,7 +57,7 @@ def _wait_for_new_crop(page, old: str) -> None:
 
 def test_the_example_is_rendered_on_load(page):
     page.wait_for_function("document.querySelectorAll('#coat-coats img').length >= 4")
-    assert page.locator("#coat-reconstructions img").count() >= 3
+    assert page.locator("#coat-reconstructions img").count() >= 4
     assert "coat_tiny" in page.locator("#coat-info").inner_text()
     page.wait_for_selector("#coat-preview img", state="visible")
     assert _crop_source(page)

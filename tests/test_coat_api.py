@@ -58,7 +58,8 @@ def test_every_coat_and_the_round_trips(client):
     assert [c.removesuffix(" (own coat)") for c in captions] == [c.replace("_", " ") for c in COATS]
     pictures = [_image(item["image"]) for item in coats]
     assert all(p.std() > 2 for p in pictures) and np.abs(pictures[0] - pictures[3]).mean() > 1
-    assert len(back) == 3 and all(f"→ {source}:" in item["caption"] and item["caption"].endswith("dB") for item in back)
+    assert "back to " + source in note and len(back) == 4
+    assert all(item["caption"].startswith("via ") and item["caption"].endswith(" dB") for item in back)
     assert all(_image(item["image"]).std() > 2 for item in back)
     zoomed = _image(_recolor(client, 2.0, 52.0, 50.0, "auto", "coat_tiny")[0])
     assert np.abs(zoomed - x).mean() > 5, "the zoom does not change the crop"
@@ -68,7 +69,7 @@ def test_the_cat_s_own_coat_can_be_given(client):
     _, coats, back, note = _recolor(client, 1.0, 50.0, 50.0, "white", "")
     assert "as you chose" in note and "**white**" in note
     assert [item["caption"] for item in coats][3] == "white (own coat)"
-    assert not any(item["caption"].startswith("white") for item in back)
+    assert [item["caption"].split(":")[0] for item in back] == ["via " + c.replace("_", " ") for c in COATS]
     _, coats, _, _ = _recolor(client, 1.0, 50.0, 50.0, "grey tabby", "")   # the label works as well as the name
     assert coats[2]["caption"] == "grey tabby (own coat)"
 
@@ -97,7 +98,7 @@ def test_example_shown_on_load_and_a_click_centres_the_square(server):
     from demos import coat
 
     preview, crop, coats, back, note = coat.show_example("")
-    assert crop.size == (256, 256) and len(coats) == 4 and len(back) == 3 and "coat_tiny" in note
+    assert crop.size == (256, 256) and len(coats) == 4 and len(back) == 4 and "coat_tiny" in note
     assert coat.show_example("")[1] is crop, "the example is rendered once per model"
     width = preview.width
     click = SimpleNamespace(index=[round(width * 0.8), preview.height // 2])
