@@ -129,6 +129,17 @@ def cmd_translate(args, parser) -> int:
     return 1 if failures == len(inputs) else 0
 
 
+def cmd_diversity(args, parser) -> int:
+    from .diversity import sample_diversity
+    metrics = sample_diversity(args.model_dir, args.dataroot, args.phase, count=args.count, size=args.size,
+                               max_items=args.max_items, seed=args.seed, device=args.device)
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
 def cmd_evaluate(args, parser) -> int:
     from .checkpoint import CONFIG_FILE
     from .evaluate import describe_metrics, evaluate_dir
@@ -236,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="also write the metrics to this file")
     evaluate.add_argument("--write_card", action="store_true", help="append the metrics to the model card")
     evaluate.set_defaults(run=cmd_evaluate, subparser=evaluate)
+
+    diversity = sub.add_parser("diversity", help="several samples per input: mean pairwise L1 and Lab histogram "
+                                                 "intersection (noise z, or dropout alone)")
+    diversity.add_argument("--model_dir", required=True)
+    diversity.add_argument("--dataroot", required=True)
+    diversity.add_argument("--phase", default="val")
+    diversity.add_argument("--count", type=int, default=4, help="samples per input")
+    diversity.add_argument("--size", type=int, default=128)
+    diversity.add_argument("--max_items", type=int, default=100)
+    diversity.add_argument("--seed", type=int, default=0)
+    diversity.add_argument("--device", default="cpu")
+    diversity.add_argument("--json", help="also write the metrics to this file")
+    diversity.set_defaults(run=cmd_diversity, subparser=diversity)
 
     classifier = sub.add_parser("train-classifier", help="train a small domain classifier (for stargan evaluation)")
     classifier.add_argument("--dataroot", required=True, help="labelled images in DATAROOT/train (or DATAROOT)")

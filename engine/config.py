@@ -8,10 +8,13 @@ from pathlib import Path
 
 from torch import nn
 
+from .ab_classes import DEFAULT_REBALANCE, DEFAULT_TEMPERATURE, ABClassifier
+from .noise_input import NoiseInputGenerator
 from .networks import (UPSAMPLINGS, define_conditional_G, define_D, define_G, define_stargan_D, receptive_field,
                        stargan_receptive_field)
 
 TASKS = ("pix2pix", "cycle_gan", "colorization", "stargan")
+COLORIZATION_LOSSES = ("l1", "classification")
 FORMAT_VERSION = 1
 
 
@@ -30,6 +33,9 @@ class ModelConfig:
     `upsample` is the generator's decoder (networks.define_G); `thin_drawings` tells whether user drawings
     are thinned to 1-px lines (models trained on extracted edges) or keep their stroke width ("drawn").
     `domains` (stargan) names the domain labels in the order of the generator's label input.
+    `colorization_loss` "classification": the generator predicts a distribution over ab bins and
+    decodes it by the annealed mean at `temperature` (engine.ab_classes). `nz` > 0: the generator takes
+    that many noise channels, broadcast and concatenated to its input (engine.noise_input).
     """
 
     task: str = "pix2pix"
@@ -53,6 +59,9 @@ class ModelConfig:
     spectral_norm: bool = False
     thin_drawings: bool = True
     domains: list[str] = field(default_factory=list)
+    colorization_loss: str = "l1"
+    temperature: float = DEFAULT_TEMPERATURE
+    nz: int = 0
     name: str = ""
     description: str = ""
     training: dict = field(default_factory=dict)
@@ -67,6 +76,14 @@ class ModelConfig:
             raise ValueError(f"color_space must be rgb or lab, got {self.color_space!r}")
         if self.task == "stargan" and len(self.domains) < 2:
             raise ValueError(f"a stargan model needs at least 2 domains, got {self.domains}")
+        if self.colorization_loss not in COLORIZATION_LOSSES:
+            raise ValueError(f"colorization_loss must be one of {', '.join(COLORIZATION_LOSSES)}, "
+                             f"got {self.colorization_loss!r}")
+        if self.colorization_loss == "classification" and self.task != "colorization":
+            raise ValueError("colorization_loss classification is for colorization models")
+        if self.nz < 0 or (self.nz and self.task not in ("pix2pix", "colorization")):
+            raise ValueError(f"nz (noise channels) is a non-negative number for pix2pix and colorization, "
+                             f"got {self.nz}")
 
     @property
     def generator_names(self) -> tuple[str, ...]:
@@ -92,6 +109,13 @@ class ModelConfig:
         if self.task == "stargan":
             return define_conditional_G(inp, out, len(self.domains), self.ngf, self.netG, self.norm, self.use_dropout,
                                         upsample=self.upsample)
+        if self.colorization_loss == "classification":
+            features = define_G(inp, 2 * self.ngf, self.ngf, self.netG, self.norm, self.use_dropout,
+                                upsample=self.upsample, tanh=False)
+            return ABClassifier(features, 2 * self.ngf, self.temperature)
+        if self.nz:
+            return NoiseInputGenerator(define_G(inp + self.nz, out, self.ngf, self.netG, self.norm, self.use_dropout,
+                                                upsample=self.upsample), self.nz)
         return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout, upsample=self.upsample)
 
     def build_discriminator(self, name: str = "D") -> nn.Module:
@@ -169,6 +193,11 @@ class TrainConfig:
     lambda_L1: float = 100.0
     lambda_feat: float = 0.0  # pix2pix/colorization: discriminator feature matching (pix2pixHD), e.g. 10
     regression: str = "l1"  # pix2pix reconstruction term: l1 or l2
+    colorization_loss: str = "l1"  # colorization: l1 (regression, the default) or classification over ab bins
+    rebalance: float = DEFAULT_REBALANCE  # classification: lambda of the class rebalancing (0: none, 1: uniform)
+    temperature: float = DEFAULT_TEMPERATURE  # classification: annealed-mean temperature of the decoding
+    nz: int = 0  # pix2pix/colorization: noise channels concatenated to the input (0: none)
+    lambda_ms: float = 0.0  # with nz: weight of the mode-seeking diversity term (Mao et al. 2019); 0: off
     lambda_A: float = 10.0
     lambda_B: float = 10.0
     lambda_identity: float = 0.5
@@ -219,6 +248,7 @@ class TrainConfig:
             (self.lambda_L1 >= 0 and self.lambda_feat >= 0 and self.lambda_A >= 0 and self.lambda_B >= 0 and self.lambda_identity >= 0,
              "loss weights must be >= 0"),
             (self.regression in ("l1", "l2"), f"regression must be l1 or l2, got {self.regression!r}"),
+            *self._colorization_checks(),
             (self.direction in ("AtoB", "BtoA"), f"direction must be AtoB or BtoA, got {self.direction!r}"),
             (self.derive in (None, "edges", "drawn", "gray"),
              f"derive must be edges, drawn or gray, got {self.derive!r}"),
@@ -233,6 +263,22 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def _colorization_checks(self) -> list[tuple[bool, str]]:
+        classification = self.colorization_loss == "classification"
+        return [(self.colorization_loss in COLORIZATION_LOSSES,
+                 f"colorization_loss must be one of {', '.join(COLORIZATION_LOSSES)}, got {self.colorization_loss!r}"),
+                (not classification or self.model == "colorization", "colorization_loss classification needs "
+                                                                     "--model colorization"),
+                (not classification or self.netD == "none", "classification colorization trains without a "
+                                                            "discriminator, as Zhang et al.: add --netD none"),
+                (not classification or self.nz == 0, "classification colorization takes no noise input (nz 0)"),
+                (0 <= self.rebalance <= 1, f"rebalance must be in [0, 1], got {self.rebalance}"),
+                (self.temperature > 0, f"temperature must be positive, got {self.temperature}"),
+                (self.nz >= 0 and (self.nz == 0 or self.model in ("pix2pix", "colorization")),
+                 f"nz (noise channels) is a non-negative number for pix2pix and colorization, got {self.nz}"),
+                (self.lambda_ms >= 0 and (self.lambda_ms == 0 or self.nz > 0),
+                 "lambda_ms (mode seeking) needs noise channels (--nz) and must be >= 0")]
 
     def _stargan_checks(self) -> list[tuple[bool, str]]:
         domains = self.domain_list
@@ -273,10 +319,13 @@ class TrainConfig:
             color_space="lab" if self.model == "colorization" else "rgb",
             load_size=self.load_size, crop_size=self.crop_size, preprocess=self.preprocess,
             upsample=self.upsample, spectral_norm=self.spectral_norm, thin_drawings=self.derive != "drawn",
+            colorization_loss=self.colorization_loss, temperature=self.temperature, nz=self.nz,
             name=self.name, description=self.description,
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
                       "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat,
                       "sketch_outline": self.sketch_outline,
+                      **({"rebalance": self.rebalance} if self.colorization_loss == "classification" else {}),
+                      **({"lambda_ms": self.lambda_ms} if self.nz else {}),
                       **({"labels_csv": self.labels_csv, "lambda_cls": self.lambda_cls, "lambda_rec": self.lambda_rec,
                           "lambda_gp": self.lambda_gp, "n_critic": self.n_critic} if self.model == "stargan" else {})})
 

@@ -6,6 +6,7 @@
     fake, rec = translator.cycle(photo)                             # CycleGAN: G_A(x), G_B(G_A(x))
     ginger = translator.translate(cat, domain="ginger")             # StarGAN: G(x, c)
     coats = translator.recolor(cat, source="black")                 # StarGAN: every domain (+ round trips)
+    answers = translator.samples(gray, count=4, seed=0)            # several answers: noise z, else dropout
     realness = translator.discriminator_map(x, fake)                # HxW in [0, 1] (with_discriminators)
 
 Thread safety: the networks are shared and never mutated. Eval-mode inference only reads them;
@@ -112,6 +113,7 @@ class Translator:
         self.normalize_drawings = normalize_drawings
         self._twins: dict[str, nn.Module] = {}
         self._twin_lock = threading.Lock()
+        self._seed_lock = threading.Lock()
 
     @classmethod
     def from_dir(cls, path: str | Path, device: str | torch.device = "auto", with_discriminators: bool = False,
@@ -220,14 +222,14 @@ class Translator:
             return twin
 
     def _forward(self, net: nn.Module, batch: torch.Tensor, min_input: int = 1,
-                 labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Pad to the net's size multiple and smallest side (at least `min_input`), run (a StarGAN G with its
-        domain `labels`), and crop back (outputs of input size or patch maps)."""
+                 second_input: torch.Tensor | None = None) -> torch.Tensor:
+        """Pad to the net's size multiple and smallest side (at least `min_input`), run (with `second_input`: a
+        StarGAN G's domain labels or a noise generator's z), and crop back (outputs of input size or patch maps)."""
         height, width = batch.shape[-2:]
         padded, (top, left) = pad_to_multiple(batch.to(self.device, torch.float32), size_multiple(net),
                                            max(min_input, min_input_side(net)))
         with torch.inference_mode(), self._autocast():
-            out = (net(padded) if labels is None else net(padded, labels.to(self.device))).float()
+            out = (net(padded) if second_input is None else net(padded, second_input.to(self.device))).float()
         if out.shape[-2:] != padded.shape[-2:]:  # a patch map: bring it to pixel resolution before cropping
             out = F.interpolate(out, size=padded.shape[-2:], mode="bilinear", align_corners=False)
         return out[..., top:top + height, left:left + width].cpu()
@@ -247,7 +249,7 @@ class Translator:
             raise ValueError(f"expected a (N, {self._input_channels(direction)}, H, W) tensor for {direction}, "
                              f"got {tuple(batch.shape)}")
         net = self._reference_net(name) if reference_mode else self.nets[name]
-        out = self._forward(net, batch, labels=self.domain_labels(domain, batch.shape[0]))
+        out = self._forward(net, batch, second_input=self.domain_labels(domain, batch.shape[0]))
         return out[0] if squeeze else out
 
     def translate(self, images: ImageSource | Sequence[ImageSource], *, direction: str = "AtoB",
@@ -322,6 +324,28 @@ class Translator:
                 recs = self.translate_tensor(fakes[back], domain=source)
                 result.update({f"reconstruction/{domains[i]}": self.decode(rec, original) for i, rec in zip(back, recs)})
         return result
+
+    def samples(self, image: ImageSource, count: int = 4, *, seed: int = 0,
+                size: int | None = None) -> list[Image.Image]:
+        """`count` answers for one image. A model with a noise input (nz > 0) runs G(x, z) for z ~ N(0, I)
+        drawn from `seed`; any other pix2pix or colorization model runs with dropout on (reference mode,
+        one image per batch), pix2pix's only noise. Same seed, same answers."""
+        if self.config.task not in ("pix2pix", "colorization"):
+            raise ValueError(f"samples is for pix2pix and colorization models; {self.config.name or 'this model'!r} "
+                             f"is {self.config.task}")
+        if not 1 <= count <= 64:
+            raise ValueError(f"count must be in 1..64, got {count}")
+        original = open_image(image)
+        x = self.encode(self._resized(original, self.working_size(*original.size, size))).unsqueeze(0)
+        if self.config.nz:
+            z = torch.randn(count, self.config.nz, generator=torch.Generator().manual_seed(seed))
+            outputs = self._forward(self.nets["G"], x.expand(count, -1, -1, -1), second_input=z)
+        else:
+            twin = self._reference_net("G")
+            with self._seed_lock, torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                outputs = torch.cat([self._forward(twin, x) for _ in range(count)])
+        return [self.decode(output, original) for output in outputs]
 
     # -- discriminators ------------------------------------------------------------------------------
     def discriminator_map(self, input_image: ImageSource, output_image: ImageSource, direction: str = "AtoB",

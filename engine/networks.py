@@ -79,7 +79,7 @@ class ResnetGenerator(nn.Module):
     """c7s1-ngf, two stride-2 downsamplings, n residual blocks, two upsamplings, c7s1-output, tanh."""
 
     def __init__(self, input_nc, output_nc, ngf=64, norm="batch", use_dropout=False, n_blocks=6,
-                 padding_type="reflect", upsample="transpose"):
+                 padding_type="reflect", upsample="transpose", tanh=True):
         super().__init__()
         check_upsample(upsample)
         make_norm, use_bias = norm_layer_factory(norm)
@@ -101,7 +101,7 @@ class ResnetGenerator(nn.Module):
                 up = resize_conv(ngf * mult, ngf * mult // 2, upsample, bias=use_bias)
             model += [up,
                       make_norm(ngf * mult // 2), nn.ReLU(True)]
-        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh() if tanh else nn.Identity()]
         self.model = nn.Sequential(*model)
         self.size_multiple = 4
         self.min_side = 8   # ReflectionPad2d(1) of the residual blocks needs 2x2 at 1/4 resolution
@@ -137,7 +137,7 @@ class UnetSkipConnectionBlock(nn.Module):
     """One U-Net level: down conv, the inner submodule, up conv, and the skip concatenation."""
 
     def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
-                 norm="batch", use_dropout=False, upsample="transpose"):
+                 norm="batch", use_dropout=False, upsample="transpose", tanh=True):
         super().__init__()
         check_upsample(upsample)
         self.outermost = outermost
@@ -154,7 +154,7 @@ class UnetSkipConnectionBlock(nn.Module):
         uprelu = nn.ReLU(True)
         if outermost:
             upconv = up_layer(inner_nc * 2, bias=True)
-            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh() if tanh else nn.Identity()]
         elif innermost:
             upconv = up_layer(inner_nc)
             model = [downrelu, downconv, uprelu, upconv, make_norm(outer_nc)]
@@ -175,7 +175,7 @@ class UnetGenerator(nn.Module):
     """U-Net with `num_downs` stride-2 levels; unet_256 has 8 (1x1 bottleneck at 256x256)."""
 
     def __init__(self, input_nc, output_nc, num_downs, ngf=64, norm="batch", use_dropout=False,
-                 upsample="transpose"):
+                 upsample="transpose", tanh=True):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"a U-Net needs at least 5 downsamplings, got {num_downs}")
@@ -187,7 +187,7 @@ class UnetGenerator(nn.Module):
         block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **level)
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **level)
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
-                                             **level)
+                                             tanh=tanh, **level)
         self.size_multiple = 2 ** num_downs
 
     def forward(self, x):
@@ -364,21 +364,23 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
 
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "batch", use_dropout: bool = False,
-             init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose") -> nn.Module:
+             init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose",
+             tanh: bool = True) -> nn.Module:
     """Build a generator by the reference's names: unet_128, unet_256, unet_<N>, resnet_6blocks, resnet_9blocks.
 
     `upsample` "transpose" is the reference's decoder (its checkpoints load key for key); "nearest" or
-    "bilinear" resize then convolve, which avoids checkerboard artifacts (new keys)."""
+    "bilinear" resize then convolve, which avoids checkerboard artifacts (new keys). `tanh=False` leaves
+    the last layer linear (features for a classification head)."""
     if m := re.fullmatch(r"resnet_(\d+)blocks", netG):
         net = ResnetGenerator(input_nc, output_nc, ngf, norm=norm, use_dropout=use_dropout, n_blocks=int(m[1]),
-                              upsample=upsample)
+                              upsample=upsample, tanh=tanh)
     elif m := re.fullmatch(r"unet_(\d+)", netG):
         n = int(m[1])
         num_downs = {128: 7, 256: 8}.get(n, n)
         if n not in (128, 256) and not 5 <= n <= 12:
             raise ValueError(f"unet_{n}: use unet_128, unet_256 or unet_<downsamplings 5..12>")
         net = UnetGenerator(input_nc, output_nc, num_downs, ngf, norm=norm, use_dropout=use_dropout,
-                            upsample=upsample)
+                            upsample=upsample, tanh=tanh)
     else:
         raise ValueError(f"unknown generator {netG!r}; choose one of {', '.join(GENERATORS)}")
     return init_weights(net, init_type, init_gain)

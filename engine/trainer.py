@@ -226,6 +226,7 @@ class Trainer:
         schedulers = {name: torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: lr_factor(s, total, decay_start)) for name, opt in self.recipe.optimizers.items()}
         self.schedulers = schedulers
+        self.recipe.prepare(dataset)
 
         step, elapsed_before = 0, 0.0
         if self.is_main:
@@ -418,7 +419,8 @@ class Trainer:
     def _load_state(self, path: Path) -> tuple[int, float]:
         state = load_training_state(path)
         saved = TrainConfig.from_dict(state["config"])
-        for key in ("model", "netG", "netD", "ngf", "ndf", "n_layers_D", "norm", "input_nc", "output_nc", "domains"):
+        for key in ("model", "netG", "netD", "ngf", "ndf", "n_layers_D", "norm", "input_nc", "output_nc", "domains",
+                    "colorization_loss", "nz"):
             if getattr(saved, key) != getattr(self.cfg, key):
                 raise TrainingError(f"cannot resume: {key} was {getattr(saved, key)!r} in the saved run, "
                                     f"now {getattr(self.cfg, key)!r}")
@@ -471,7 +473,12 @@ class Trainer:
             return (f"| objective | gan_mode {cfg.gan_mode}" + (f" (gp {cfg.lambda_gp})" if cfg.gan_mode == "wgangp" else "")
                     + f", domain classification x {cfg.lambda_cls}, reconstruction L1 x {cfg.lambda_rec}, "
                     f"{cfg.n_critic} D step(s) per G step |")
-        return f"| objective | gan_mode {cfg.gan_mode}, {cfg.regression} x {cfg.lambda_L1} |"
+        if cfg.colorization_loss == "classification":
+            return (f"| objective | rebalanced cross-entropy over the ab bins of the sRGB gamut (rebalancing "
+                    f"lambda {cfg.rebalance}), annealed-mean decoding at T {cfg.temperature} |")
+        noise = (f", noise nz {cfg.nz}" + (f" with mode seeking x {cfg.lambda_ms}" if cfg.lambda_ms else "")
+                 if cfg.nz else "")
+        return f"| objective | gan_mode {cfg.gan_mode}, {cfg.regression} x {cfg.lambda_L1}{noise} |"
 
 
 def train(cfg: TrainConfig, **kwargs) -> Path:

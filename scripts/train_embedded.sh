@@ -7,7 +7,8 @@
 #   THREADS=2 bash scripts/train_embedded.sh sketch2catface
 #   DEVICE=cuda FULL=1 bash scripts/train_embedded.sh sketch2catface   full-size version on a GPU
 #
-# MODEL: sketch2catface studio_facades colorize (the five colorizers) studio_monet2photo studio_horse2zebra
+# MODEL: sketch2catface studio_facades colorize (the five colorizers) colorize_classification studio_monet2photo
+#        studio_horse2zebra
 # CPU recipes are sized for this project's 2-core machine (each model card gives the measured time);
 # FULL=1 switches to the papers' sizes (256 px, ngf 64, the reference's epoch schedule).
 set -euo pipefail
@@ -78,6 +79,16 @@ colorize() {
   done
 }
 
+# Zhang et al.'s colorization as classification over ab bins, on the colorizers' photo mix and recipe
+colorize_classification() {
+  $PY scripts/photo_mix.py --shared "$DATA" --out runs/data/photo_mix
+  train colorize_classification 6000 --model colorization --colorization_loss classification \
+      --dataroot runs/data/photo_mix/train --netG "$NET128" --ngf "${NGF:-16}" "${SIZE[@]}" --upsample nearest \
+      --ema_decay 0.999 --sample_every 2000 --netD none \
+      --description "Colorization (L -> ab) of landscapes, cats, cat faces, horses, zebras and facades as classification over ab bins (Zhang et al.): rebalanced cross-entropy, annealed-mean decoding at T 0.38."
+  publish colorize_classification runs/data/photo_mix
+}
+
 # cyclegan RUN NAME STEPS DATA DESCRIPTION: a small CycleGAN (resnet_6blocks, LSGAN), exported as weights/NAME
 cyclegan() {
   local run=$1 name=$2 steps=$3 data=$4 description=$5
@@ -97,11 +108,13 @@ studio_horse2zebra() {
 }
 
 MODELS=("$@")
-[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize studio_monet2photo studio_horse2zebra)
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize colorize_classification studio_monet2photo
+                                   studio_horse2zebra)
 for model in "${MODELS[@]}"; do
   case "$model" in
-    sketch2catface|studio_facades|colorize|studio_monet2photo|studio_horse2zebra) "$model" ;;
-    *) echo "unknown model $model (known: sketch2catface studio_facades colorize studio_monet2photo studio_horse2zebra)" >&2
+    sketch2catface|studio_facades|colorize|colorize_classification|studio_monet2photo|studio_horse2zebra) "$model" ;;
+    *) echo "unknown model $model (known: sketch2catface studio_facades colorize colorize_classification" \
+            "studio_monet2photo studio_horse2zebra)" >&2
        exit 2 ;;
   esac
 done

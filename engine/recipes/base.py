@@ -115,6 +115,9 @@ class Recipe:
     def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(self.device, non_blocking=True, memory_format=self.memory_format)
 
+    def prepare(self, dataset) -> None:
+        """Statistics of the training data that the objective needs, before the first step (none by default)."""
+
     def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
         """One optimization step; returns detached losses (tensors, so the GPU is not synced every step)."""
         raise NotImplementedError

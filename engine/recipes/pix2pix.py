@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from ..checkpoint import unwrap
 from ..losses import GANLoss, gradient_penalty
+from ..noise_input import mode_seeking_term
 from .base import Recipe, call, set_requires_grad
 
 
@@ -20,8 +21,12 @@ class Pix2PixRecipe(Recipe):
         G, D = self.nets["G"], self.nets.get("D")
         opt_g, opt_d = self.optimizers["G"], self.optimizers.get("D")
         losses = {}
+        if self.cfg.lambda_ms > 0:  # two noise samples per input, pushed apart by the mode-seeking term
+            n = real_a.shape[0]
+            real_a, real_b = torch.cat([real_a, real_a]), torch.cat([real_b, real_b])
+            z = torch.randn(2 * n, self.cfg.nz, device=self.device)
         with self.precision.autocast():
-            fake_b = G(real_a)
+            fake_b = G(real_a, z) if self.cfg.lambda_ms > 0 else G(real_a)
         if D is not None:
             set_requires_grad([D], True)
             opt_d.zero_grad(set_to_none=True)
@@ -55,6 +60,9 @@ class Pix2PixRecipe(Recipe):
                 loss_g_gan = self.gan_loss(prediction, True, for_discriminator=False)
                 loss_g = loss_g + loss_g_gan
                 losses["G_GAN"] = loss_g_gan
+            if self.cfg.lambda_ms > 0:
+                losses["G_MS"] = self.cfg.lambda_ms * mode_seeking_term(fake_b[:n], fake_b[n:], z[:n], z[n:])
+                loss_g = loss_g + losses["G_MS"]
         self.precision.backward(loss_g)
         self.precision.step(opt_g)
         self.precision.update()
