@@ -44,6 +44,13 @@ HELP = {
     "n_critic": "stargan: discriminator steps per generator step; a run's steps count D steps (paper: 5; default 2, "
                 "which keeps the critic ahead of G at two thirds of the paper's CPU time per G step: docs/stargan.md)",
     "lambda_gp": "wgangp: weight of the gradient penalty (paper: 10)",
+    "single_pair": "pix2pix from one photo (DeepSIM; docs/one_image.md): the photo's path, instead of --dataroot",
+    "primitive": "with --single_pair: the photo's primitive, a label map or drawing of it (default: its edges)",
+    "primitive_edges": "with --primitive: also feed the photo's edges, as a 4th input channel",
+    "augment": "with --single_pair: tps (one random thin-plate-spline warp of both images per sample) or none",
+    "tps_grid": "TPS augmentation: control points per side",
+    "tps_strength": "TPS augmentation: jitter of the control points (std, a fraction of the image side)",
+    "max_seconds": "stop after this many seconds of training (a checkpoint is saved)",
 }
 
 
@@ -81,8 +88,8 @@ def _train_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         for key, value in json.loads(source.read_text()).items():
             if key in values and values[key] == defaults[key]:
                 values[key] = value
-    if not values["dataroot"]:
-        parser.error("--dataroot is required")
+    if not values["dataroot"] and not values["single_pair"]:
+        parser.error("--dataroot (or --single_pair PHOTO) is required")
     return TrainConfig(**values)
 
 

@@ -14,6 +14,7 @@ from .networks import (UPSAMPLINGS, define_conditional_G, define_D, define_G, de
                        stargan_receptive_field)
 
 TASKS = ("pix2pix", "cycle_gan", "colorization", "stargan")
+AUGMENTATIONS = ("tps",)  # single-pair training augmentations (engine.single_pair)
 COLORIZATION_LOSSES = ("l1", "classification")
 FORMAT_VERSION = 1
 
@@ -173,6 +174,12 @@ class TrainConfig:
     num_workers: int = 2
     domains: str | None = None  # stargan: comma-separated labels in the generator's order; None: all in the data
     labels_csv: str | None = None  # stargan: file,label CSV in the image folder (None: its only .csv, else subfolders)
+    single_pair: str | None = None  # pix2pix from one photo (DeepSIM): its path; dataroot is then not used
+    primitive: str | None = None  # single_pair: the photo's primitive (label map, drawing); None: its edges
+    primitive_edges: bool = False  # single_pair with a primitive: add the photo's edges as a 4th input channel
+    augment: str | None = None  # single_pair: "tps" (the same random thin-plate-spline warp on both images)
+    tps_grid: int = 4  # TPS control points per side
+    tps_strength: float = 0.04  # TPS jitter of the control points (std, fraction of the image side)
     # networks
     input_nc: int = 3
     output_nc: int = 3
@@ -218,6 +225,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     channels_last: bool = True  # CUDA only
+    max_seconds: float | None = None  # stop (with a checkpoint) once training has run this long
     save_every: int = 1000
     sample_every: int = 200
     log_every: int = 20
@@ -229,6 +237,10 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(TASKS)}")
         if self.model == "colorization":
             self.input_nc, self.output_nc = 1, 2
+        if self.augment in ("", "none"):
+            self.augment = None
+        if self.single_pair:
+            self.input_nc = 4 if self.primitive and self.primitive_edges else 3  # RGB primitive (+ edges)
         if self.gan_mode is None:
             self.gan_mode = "wgangp" if self.model == "stargan" else "vanilla"
         if self.domains is not None:
@@ -257,6 +269,7 @@ class TrainConfig:
             (0 <= self.sketch_outline <= 1, f"sketch_outline must be in [0, 1], got {self.sketch_outline}"),
             (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
             *self._stargan_checks(),
+            *self._single_pair_checks(),
             (self.save_every >= 1 and self.sample_every >= 1 and self.log_every >= 1,
              "save_every, sample_every and log_every must be at least 1"),
         ]
@@ -295,6 +308,14 @@ class TrainConfig:
                        (self.lambda_feat == 0, "lambda_feat (feature matching) is for pix2pix and colorization")]
         return checks
 
+    def _single_pair_checks(self) -> list[tuple[bool, str]]:
+        return [(self.augment in (None, *AUGMENTATIONS), f"augment must be tps or none, got {self.augment!r}"),
+                (self.tps_grid >= 2 and self.tps_strength >= 0, "tps_grid must be >= 2 and tps_strength >= 0"),
+                (self.max_seconds is None or self.max_seconds > 0, f"max_seconds must be positive, got {self.max_seconds}"),
+                (not self.single_pair or self.model == "pix2pix", "single_pair trains a pix2pix model"),
+                (not (self.primitive or self.augment) or self.single_pair, "primitive and augment need single_pair"),
+                (not self.primitive_edges or self.primitive, "primitive_edges needs a primitive")]
+
     @property
     def domain_list(self) -> list[str]:
         """The stargan domains as a list ([] while they are still to be read from the data)."""
@@ -310,6 +331,8 @@ class TrainConfig:
                                                                                               "photo")
         if self.model == "colorization":
             input_kind = "gray"
+        if self.single_pair:
+            input_kind = self.input_kind or "primitive"
         return ModelConfig(
             task=self.model, netG=self.netG, ngf=self.ngf, norm=self.norm, use_dropout=not self.no_dropout,
             input_nc=self.input_nc, output_nc=self.output_nc,
@@ -324,6 +347,9 @@ class TrainConfig:
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
                       "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat,
                       "sketch_outline": self.sketch_outline,
+                      **({"single_pair": self.single_pair, "primitive": self.primitive,
+                          "primitive_edges": self.primitive_edges, "augment": self.augment,
+                          "tps_grid": self.tps_grid, "tps_strength": self.tps_strength} if self.single_pair else {}),
                       **({"rebalance": self.rebalance} if self.colorization_loss == "classification" else {}),
                       **({"lambda_ms": self.lambda_ms} if self.nz else {}),
                       **({"labels_csv": self.labels_csv, "lambda_cls": self.lambda_cls, "lambda_rec": self.lambda_rec,

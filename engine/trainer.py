@@ -34,6 +34,7 @@ from .domain_data import DomainDataset, find_domains
 from .device import describe_device, pick_device
 from .images import image_grid, to_pil
 from .recipes import Precision, build_recipe
+from .single_pair import SinglePairDataset
 
 STATE_FILE = "state.pt"
 CONFIG_FILE = "train_config.json"
@@ -164,7 +165,12 @@ class Trainer:
 
     def _build_data(self) -> tuple[object, DataLoader, EpochSampler]:
         cfg = self.cfg
-        if cfg.model == "stargan":
+        if cfg.single_pair:
+            dataset = SinglePairDataset(cfg.single_pair, cfg.primitive, load_size=cfg.load_size,
+                                        crop_size=cfg.crop_size, no_flip=cfg.no_flip, augment=cfg.augment,
+                                        tps_grid=cfg.tps_grid, tps_strength=cfg.tps_strength,
+                                        primitive_edges=cfg.primitive_edges)
+        elif cfg.model == "stargan":
             dataset = DomainDataset(cfg.dataroot, "train", labels_csv=cfg.labels_csv, domains=cfg.domain_list,
                                     preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
                                     no_flip=cfg.no_flip, input_nc=cfg.input_nc, max_items=cfg.max_items)
@@ -284,7 +290,8 @@ class Trainer:
                         self._log(step, total, epoch, losses, rate, elapsed_before + now - start, bar)
                     if step % cfg.sample_every == 0 or step == total:
                         self._sample(step, sample_batch)
-                    if self._stop.is_set():
+                    out_of_time = cfg.max_seconds and elapsed_before + time.perf_counter() - start >= cfg.max_seconds
+                    if self._stop.is_set() or out_of_time:
                         stopped = True
                     if at_save or stopped:
                         self._check_losses(unchecked)
@@ -450,8 +457,7 @@ class Trainer:
             f"| discriminator | {config.netD or 'none (regression only)'}"
             + (f", receptive field {config.receptive_field}x{config.receptive_field}" if config.netD else "") + " |",
             self._objective_row(),
-            f"| data | {cfg.dataroot} ({len(self.dataset)} training items, direction {cfg.direction}"
-            + (f", derived {cfg.derive}" if cfg.derive else "") + ") |",
+            self._data_row(),
             f"| crops | {cfg.preprocess} load {cfg.load_size} crop {cfg.crop_size}, batch {cfg.batch_size} |",
             f"| steps | {step} |",
             f"| wall time | {elapsed / 60:.1f} min on {describe_device(self.device)} ({self.precision.name}) |",
@@ -463,6 +469,15 @@ class Trainer:
             lines += ["", "Reproduce with:", "", "```", self.command, "```"]
         return "\n".join(lines) + "\n"
 
+
+    def _data_row(self) -> str:
+        cfg = self.cfg
+        if cfg.single_pair:
+            return (f"| data | one pair: {cfg.single_pair} and {cfg.primitive or 'its edges'}"
+                    + (" (+ edges)" if cfg.primitive_edges else "")
+                    + (f", TPS warps (grid {cfg.tps_grid}, strength {cfg.tps_strength})" if cfg.augment else "") + " |")
+        return (f"| data | {cfg.dataroot} ({len(self.dataset)} training items, direction {cfg.direction}"
+                + (f", derived {cfg.derive}" if cfg.derive else "") + ") |")
 
     def _objective_row(self) -> str:
         cfg = self.cfg
