@@ -17,7 +17,7 @@ configure_environment()   # before gradio is imported anywhere: no analytics, no
 
 import gradio as gr  # noqa: E402
 
-from demos import browser_models, coat, colorize, sketch, style, train, why_cgan  # noqa: E402
+from demos import browser_models, coat, colorize, one_image, sketch, style, train, why_cgan  # noqa: E402
 
 TITLE = "Image-to-image translation studio"
 INTRO = """
@@ -41,6 +41,7 @@ def build_app() -> gr.Blocks:
             why_cgan.build(demo)
             style.build(demo)
             coat.build(demo)
+            one_image.build(demo)
             train.build(demo)
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo

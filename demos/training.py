@@ -262,6 +262,11 @@ class TrainingManager:
         options["input_kind"] = _input_kind(task, folder, options["direction"], options["derive"])
         return self._submit(options, _clean_name(name, task), resume=False)
 
+    def submit(self, options: dict, name: str) -> dict:
+        """Start (or queue) a job from complete TrainConfig options, e.g. another tab's own recipe (the
+        caller checks that it may train)."""
+        return self._submit(dict(options), _clean_name(name, options.get("model", "pix2pix")), resume=False)
+
     def resume(self, name: str, max_steps: int | None = None) -> dict:
         """Continue a run from its last checkpoint (queued like a start); `max_steps` > 0 changes its length."""
         _check_enabled()
