@@ -194,6 +194,41 @@ def test_updates_arrive_while_the_pen_is_down(page):
     wait_settled(page, "sketch-canvas")
 
 
+def test_touch_random_example_and_upload(page, tmp_path):
+    wait_settled(page, "sketch-canvas")
+    click_tool(page, "sketch-canvas", "[data-action=clear]")
+    wait_settled(page, "sketch-canvas")
+    page.evaluate("""() => {   // a finger: pointer events of type touch, as a phone sends them
+        const canvas = document.querySelector('#sketch-canvas canvas.lc-canvas');
+        const box = canvas.getBoundingClientRect();
+        const at = (f) => ({clientX: box.left + box.width * f, clientY: box.top + box.height * 0.3,
+                            pointerId: 7, pointerType: 'touch', isPrimary: true, bubbles: true, buttons: 1});
+        canvas.dispatchEvent(new PointerEvent('pointerdown', at(0.2)));
+        for (const f of [0.3, 0.4, 0.5, 0.6]) canvas.dispatchEvent(new PointerEvent('pointermove', at(f)));
+        canvas.dispatchEvent(new PointerEvent('pointerup', at(0.6)));
+    }""")
+    wait_settled(page, "sketch-canvas")
+    assert max(canvas_pixel(page, "sketch-canvas", 0.4, 0.3)) < 60, "a touch stroke left no ink"
+    assert page.locator("#sketch-canvas img.lc-photo").is_visible()
+
+    before = int(canvas_state(page, "sketch-canvas")["version"])
+    click_tool(page, "sketch-canvas", "[data-action=example]")
+    page.wait_for_function("([id, v]) => +document.querySelector(`#${id} .lc`).dataset.version > v",
+                           arg=["sketch-canvas", before])
+    wait_settled(page, "sketch-canvas")
+
+    drawing = tmp_path / "drawing.png"   # a black square on white, wider than high: fitted, centred
+    image = Image.new("RGB", (400, 200), "white")
+    image.paste((0, 0, 0), (150, 50, 250, 150))
+    image.save(drawing)
+    page.locator("#sketch-canvas input[type=file]").set_input_files(str(drawing))
+    page.wait_for_function("id => { const c = document.querySelector(`#${id} canvas.lc-canvas`);"
+                           " return c.getContext('2d').getImageData(256, 256, 1, 1).data[0] < 60; }",
+                           arg="sketch-canvas")
+    assert min(canvas_pixel(page, "sketch-canvas", 0.5, 0.2)) > 200, "the upload was not fitted onto paper"
+    wait_settled(page, "sketch-canvas")
+
+
 def test_facade_painted_with_two_classes(page):
     from demos.examples import FACADE_COLORS
 

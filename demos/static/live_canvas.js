@@ -74,7 +74,11 @@ function segment(from, to, { color, width }) {
 canvas.addEventListener("pointerdown", (event) => {
   if (state.down || (event.pointerType === "mouse" && event.button !== 0)) return;
   event.preventDefault();
-  canvas.setPointerCapture(event.pointerId);
+  try {
+    canvas.setPointerCapture(event.pointerId);   // strokes may leave the canvas and come back
+  } catch {
+    // a pointer the browser does not track (a synthetic event): draw without capture
+  }
   canvas.focus({ preventScroll: true });
   slot.active = element;
   remember();
