@@ -2,6 +2,7 @@
 drawing. The canvases (demos/canvas.py) call the named endpoints /sketch and /facade themselves."""
 from __future__ import annotations
 
+import os
 import random
 
 import gradio as gr
@@ -12,11 +13,14 @@ from .canvas import canvas_model, live_canvas
 from .common import guarded, no_model_message, open_photo, user_error
 from .examples import FACADE_CLASSES, FACADE_COLORS, hex_color, random_doodle, random_facade
 from .models import choices, picker, registry
-from .render import network_size, snap_labels, translate
+from .render import network_size, save_png, snap_labels
 
 CANVAS = 512
 PEN = 8   # px on the 512 canvas: 2 px at the sketch models' 128, the middle of the widths they learned
 FIRST_EXAMPLE_SEED = 1   # the drawing the Sketch tab opens with (a cat face for a cat model)
+# queued /sketch or /facade calls answered together (default: the Translator's batch size; 1 = no batching)
+_MAX_BATCH = os.environ.get("I2I_MAX_BATCH", "").strip()
+BATCH = int(_MAX_BATCH) if _MAX_BATCH.isdigit() and int(_MAX_BATCH) > 0 else 8
 
 EXPLANATION = """
 ### How it works: a conditional GAN + L1
@@ -63,23 +67,69 @@ def select_model(tab: str, model_name: str | None):
 
 
 @guarded
-def sketch_api(drawing, model: str = ""):
-    """API: a drawing (dark lines on light paper, any size) -> a photo of the same size."""
+def sketch_input(drawing, model: str = ""):
+    """(model entry, RGB image) of a /sketch call, or a one-line gr.Error."""
     if not registry.models("sketch"):
         raise user_error("no sketch model is installed")
-    entry = registry.get("sketch", model or None)
-    image = open_photo(drawing, what="drawing")
-    return translate(entry, image, size=network_size(entry))
+    return registry.get("sketch", model or None), open_photo(drawing, what="drawing")
 
 
 @guarded
-def facade_api(labels, model: str = ""):
-    """API: a facade label map (CMP colors) -> a facade photo of the same size."""
+def facade_input(labels, model: str = ""):
+    """(model entry, snapped label map) of a /facade call, or a one-line gr.Error."""
     if not registry.models("facade"):
         raise user_error("no facade model is installed")
-    entry = registry.get("facade", model or None)
-    image = snap_labels(open_photo(labels, what="label map"))
-    return translate(entry, image, size=network_size(entry))
+    return registry.get("facade", model or None), snap_labels(open_photo(labels, what="label map"))
+
+
+def sketch_api(drawing, model: str = ""):
+    """API: a drawing (dark lines on light paper, any size) -> a photo of the same size (a PNG's path)."""
+    return sketch_batch([drawing], [model])[0][0]
+
+
+def facade_api(labels, model: str = ""):
+    """API: a facade label map (CMP colors) -> a facade photo of the same size (a PNG's path)."""
+    return facade_batch([labels], [model])[0][0]
+
+
+@guarded
+def _translate_group(entry, images):
+    return registry.translator(entry).translate(images, size=network_size(entry))
+
+
+def _batch(prepare, sources: list, models: list) -> list[list]:
+    """Gradio's batch handler (batch=True): the photos (PNG paths) of up to BATCH queued calls, one forward
+    pass of the same-size inputs per model. A call whose input fails gets its error when it is alone, and no photo
+    (None) in a batch, so that one bad upload never fails the calls batched with it."""
+    photos, errors, groups = [None] * len(sources), [], {}
+    for index, (source, model) in enumerate(zip(sources, models)):
+        try:
+            entry, image = prepare(source, model or "")
+        except gr.Error as error:
+            errors.append(error)
+            continue
+        groups.setdefault(entry.name, (entry, []))[1].append((index, image))
+    for entry, items in groups.values():
+        try:
+            results = _translate_group(entry, [image for _, image in items])
+        except gr.Error as error:
+            errors.append(error)
+            continue
+        for (index, _), photo in zip(items, results):   # PNGs written here, off Gradio's event loop
+            photos[index] = save_png(photo, "photo")
+    if errors and all(photo is None for photo in photos):
+        raise errors[0]
+    return [photos]
+
+
+def sketch_batch(drawings: list, models: list) -> list[list]:
+    """/sketch for a batch of calls (drawings and model names, one per call)."""
+    return _batch(sketch_input, drawings, models)
+
+
+def facade_batch(labels: list, models: list) -> list[list]:
+    """/facade for a batch of calls (label maps and model names, one per call)."""
+    return _batch(facade_input, labels, models)
 
 
 def random_sketch(model_name=None):
@@ -169,7 +219,6 @@ def build(demo: gr.Blocks) -> None:
         trigger(lambda current: picker("sketch", current), model, model, **private)
         trigger(lambda current: picker("facade", current), facade_model_picker, facade_model_picker, **private)
 
-    api_btn.click(sketch_api, [api_drawing, api_model], api_out, api_name="sketch",
-                  concurrency_limit=1, concurrency_id="inference")
-    api_facade_btn.click(facade_api, [api_labels, api_facade_model], api_facade_out, api_name="facade",
-                         concurrency_limit=1, concurrency_id="inference")
+    batched = dict(batch=True, max_batch_size=BATCH, concurrency_limit=1, concurrency_id="inference")
+    api_btn.click(sketch_batch, [api_drawing, api_model], api_out, api_name="sketch", **batched)
+    api_facade_btn.click(facade_batch, [api_labels, api_facade_model], api_facade_out, api_name="facade", **batched)
