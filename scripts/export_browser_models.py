@@ -5,7 +5,7 @@
 
 Each model's generator is exported as an fp32 graph at its input size with per-channel int8 weights
 (`engine.onnx_export`, packed_weights="int8": a quarter of the fp32 file; onnxruntime expands them to
-float32 when the session loads). browser.json records what the app and the page need: the digest of the
+float32 when the session loads), or fp16 weights with `--packing fp16` (half the file, closer still). browser.json records what the app and the page need: the digest of the
 model.safetensors it was made from (the app serves the ONNX file only while they match), the file's
 digest and size, the input size and kind, and its agreement with the torch model the server runs, on
 tests/data/catface_drawings for drawings and on 20 random facade label maps for label models, both
@@ -33,7 +33,7 @@ from engine.zoo_base import sha256_file  # noqa: E402
 DEFAULT_MODELS = ("weights/sketch2catface", "weights/studio_facades")
 DRAWINGS = REPO / "tests" / "data" / "catface_drawings"
 FACADE_SEEDS = range(20)
-PACKING = "int8"
+PACKINGS = ("int8", "fp16")
 SESSION_CONFIG = {"session.disable_quant_qdq": "1"}   # fold the int8 weights to float32 once, at load
 
 
@@ -65,16 +65,16 @@ def agreement(onnx_path: Path, translator: Translator, inputs: torch.Tensor) -> 
             "share_of_8bit_values_off_by_more_than_1": round(float((levels > 1).mean()), 5)}
 
 
-def export_for_browser(model_dir: Path) -> dict:
-    """Write model_dir/browser.onnx and browser.json; returns browser.json's content."""
+def export_for_browser(model_dir: Path, packing: str = PACKINGS[0]) -> dict:
+    """Write model_dir/browser.onnx (weights packed as `packing`) and browser.json; returns the latter."""
     translator = Translator.from_dir(model_dir, device="cpu")
     config = translator.config
     size = config.crop_size
-    onnx_path = export_onnx(model_dir, model_dir / "browser.onnx", size=size, packed_weights=PACKING)
+    onnx_path = export_onnx(model_dir, model_dir / "browser.onnx", size=size, packed_weights=packing)
     about = {
         "file": onnx_path.name, "sha256": sha256_file(onnx_path), "bytes": onnx_path.stat().st_size,
         "weights_sha256": sha256_file(model_dir / "model.safetensors"),
-        "precision": f"fp32, {PACKING} weights (one scale per output channel)",
+        "precision": f"fp32, {packing} weights" + (" (one scale per output channel)" if packing == "int8" else ""),
         "session_config": SESSION_CONFIG, "size": size, "input_nc": config.input_nc,
         "output_nc": config.output_nc, "input_kind": config.input_kind, "thin_drawings": config.thin_drawings,
         "agreement": agreement(onnx_path, translator, agreement_inputs(translator, size)),
@@ -87,10 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", type=Path, default=[REPO / m for m in DEFAULT_MODELS],
                         help="model directories (default: the embedded sketch and facade models)")
+    parser.add_argument("--packing", choices=PACKINGS, default=PACKINGS[0],
+                        help="weights as int8 (a quarter of fp32's size; default) or fp16 (half, closer)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for model_dir in args.models:
-        about = export_for_browser(model_dir)
+        about = export_for_browser(model_dir, args.packing)
         print(f"{model_dir}: {about['bytes']:,} B, {json.dumps(about['agreement'])}")
 
 
