@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 from PIL import ImageOps
 
+from . import colorize_samples
 from .common import fit_side, guarded, no_model_message, open_photo, user_error
 from .examples import example_photo
 from .first_view import COLORIZE_EXAMPLE, first_view
@@ -34,6 +35,11 @@ decides which mistakes can be punished:
 - **286×286**: the whole 256×256 image: global consistency, but many more parameters, harder to
   train, and often no better.
 
+**Classification** (Zhang et al.) predicts, at every pixel, a probability for each of the 262 ab bins
+of 10×10 that hold sRGB colors, trained with cross-entropy weighted towards rare colors
+(w ∝ ((1 − λ) p + λ / Q)⁻¹, λ = ½), and decodes the *annealed mean* Σ_q softmax(log p / T)_q · ab_q
+at T = 0.38: more saturated than the mean, steadier than the mode.
+
 The square in the bottom-right corner of each result shows one patch at its true size.
 Turn on **patch maps** to see each discriminator's verdict: green = looks real, red = looks fake.
 """
@@ -48,6 +54,14 @@ _PENALIZE = [
 ]
 
 
+CLASSIFICATION = ("likely colors pixel by pixel, rebalanced towards rare saturated ones (Zhang et al.)",
+                  "one choice per object: where two colors are likely, neighboring regions can flip")
+
+
+def is_classifier(entry: ModelEntry) -> bool:
+    return entry.info.get("colorization_loss") == "classification"
+
+
 def penalizes(field: int | None) -> tuple[str, str]:
     field = field or 0
     for bound, can, cannot in _PENALIZE:
@@ -57,13 +71,17 @@ def penalizes(field: int | None) -> tuple[str, str]:
 
 
 def sorted_models() -> list[ModelEntry]:
-    """Colorizers from L1-only (no discriminator) to the largest receptive field."""
-    return sorted(registry.models("colorize"), key=lambda e: (e.receptive_field is not None, e.receptive_field or 0,
-                                                                e.name))
+    """Colorizers from L1-only (no discriminator) and classification to the largest receptive field; the
+    noise colorizer (several answers per photo) has its own section."""
+    single = [e for e in registry.models("colorize") if not e.info.get("nz")]
+    return sorted(single, key=lambda e: (e.receptive_field is not None, e.receptive_field or 0, is_classifier(e),
+                                         e.name))
 
 
 def caption(entry: ModelEntry) -> str:
     field = entry.receptive_field
+    if is_classifier(entry):
+        return f"classification · {entry.label}"
     if field is None:
         return f"L1 only · {entry.label}"
     return f"{field}×{field} patch · {entry.label}"
@@ -77,9 +95,10 @@ def caption_table(entries: list[ModelEntry], scores: dict[str, float] | None = N
             "|---|---|---|---|---|" + ("---|" if scores else "")]
     for entry in entries:
         field = entry.receptive_field
-        can, cannot = penalizes(field)
+        can, cannot = CLASSIFICATION if is_classifier(entry) else penalizes(field)
         rf = f"{field}×{field}" if field else "-"
-        row = f"| `{entry.name}` | {entry.discriminator} | {rf} | {can} | {cannot} |"
+        discriminator = "none (classification over ab bins)" if is_classifier(entry) else entry.discriminator
+        row = f"| `{entry.name}` | {discriminator} | {rf} | {can} | {cannot} |"
         if scores:
             row += f" {scores[entry.name]:.0%} |" if entry.name in scores else " - |"
         rows.append(row)
@@ -170,6 +189,7 @@ def build(demo: gr.Blocks) -> None:
                              elem_id="colorize-gallery")
         table = gr.Markdown(caption_table(entries), elem_id="colorize-caption")
         example_shown = gr.State(False)
+        colorize_samples.build(photo)
 
         with gr.Column(visible=False):
             api_photo = gr.File(label="photo", file_count="single")

@@ -44,6 +44,12 @@ HELP = {
     "n_critic": "stargan: discriminator steps per generator step; a run's steps count D steps (paper: 5; default 2, "
                 "which keeps the critic ahead of G at two thirds of the paper's CPU time per G step: docs/stargan.md)",
     "lambda_gp": "wgangp: weight of the gradient penalty (paper: 10)",
+    "colorization_loss": "colorization: l1 (regression, default) or classification (Zhang et al.: a distribution "
+                         "over the ab bins of the sRGB gamut, rebalanced cross-entropy; needs --netD none)",
+    "rebalance": "classification: lambda of the class rebalancing by the empirical prior (paper: 0.5)",
+    "temperature": "classification: temperature of the annealed-mean decoding (paper: 0.38; 1: the mean)",
+    "nz": "pix2pix/colorization: noise channels z broadcast and concatenated to the input (0: none)",
+    "lambda_ms": "with --nz: weight of the mode-seeking term that keeps samples of one input apart (e.g. 1)",
     "single_pair": "pix2pix from one photo (DeepSIM; docs/one_image.md): the photo's path, instead of --dataroot",
     "primitive": "with --single_pair: the photo's primitive, a label map or drawing of it (default: its edges)",
     "primitive_edges": "with --primitive: also feed the photo's edges, as a 4th input channel",
@@ -139,7 +145,7 @@ def cmd_translate(args, parser) -> int:
 def cmd_diversity(args, parser) -> int:
     from .diversity import sample_diversity
     metrics = sample_diversity(args.model_dir, args.dataroot, args.phase, count=args.count, size=args.size,
-                               max_items=args.max_items, seed=args.seed, device=args.device)
+                               net_size=args.net_size, max_items=args.max_items, seed=args.seed, device=args.device)
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.json:
@@ -261,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     diversity.add_argument("--dataroot", required=True)
     diversity.add_argument("--phase", default="val")
     diversity.add_argument("--count", type=int, default=4, help="samples per input")
-    diversity.add_argument("--size", type=int, default=128)
+    diversity.add_argument("--size", type=int, default=128, help="photos are resized to SIZE x SIZE")
+    diversity.add_argument("--net_size", type=int, help="the network runs at this size (default: SIZE)")
     diversity.add_argument("--max_items", type=int, default=100)
     diversity.add_argument("--seed", type=int, default=0)
     diversity.add_argument("--device", default="cpu")

@@ -9,9 +9,9 @@ from pathlib import Path
 from torch import nn
 
 from .ab_classes import DEFAULT_REBALANCE, DEFAULT_TEMPERATURE, ABClassifier
-from .noise_input import NoiseInputGenerator
 from .networks import (UPSAMPLINGS, define_conditional_G, define_D, define_G, define_stargan_D, receptive_field,
                        stargan_receptive_field)
+from .noise_input import NoiseInputGenerator
 
 TASKS = ("pix2pix", "cycle_gan", "colorization", "stargan")
 AUGMENTATIONS = ("tps",)  # single-pair training augmentations (engine.single_pair)

@@ -29,21 +29,26 @@ def pairwise_l1(images: list[Image.Image]) -> float:
 
 
 def sample_diversity(model_dir: str | Path, dataroot: str | Path, phase: str = "val", *, count: int = 4,
-                     size: int = 128, max_items: int | None = 100, seed: int = 0, device: str = "cpu") -> dict:
-    """{"diversity", "hist_intersection" (L, a, b), "n", "count", "size", "noise"} of a model's samples."""
+                     size: int = 128, net_size: int | None = None, max_items: int | None = 100, seed: int = 0,
+                     device: str = "cpu") -> dict:
+    """{"diversity", "hist_intersection" (L, a, b), "n", "count", "size", "net_size", "noise"} of a model's
+    samples of up to max_items photos (evenly spread over the folder) at size x size; the network runs at net_size (default: size), a colorizer's ab is then
+    upsampled onto the photo's own L."""
     translator = Translator.from_dir(model_dir, device=device)
-    paths = find_images(resolve_phase_folder(dataroot, phase))[:max_items]
+    paths = find_images(resolve_phase_folder(dataroot, phase))
+    if max_items is not None and len(paths) > max_items:   # spread over the folder (mixed sets are sorted by kind)
+        paths = [paths[round(i * (len(paths) - 1) / max(1, max_items - 1))] for i in range(max_items)]
     if not paths:
         raise ValueError(f"no images in {dataroot} ({phase})")
     diversities = []
     ours, truth = LabHistograms(), LabHistograms()
     for index, path in enumerate(paths):
         photo = open_image(path).resize((size, size), Image.Resampling.BICUBIC)
-        samples = translator.samples(photo, count, seed=seed + index, size=size)
+        samples = translator.samples(photo, count, seed=seed + index, size=net_size or size)
         diversities.append(pairwise_l1(samples))
         truth.add(photo)
         for sample in samples:
             ours.add(sample)
     return {"diversity": float(np.mean(diversities)), "hist_intersection": ours.intersection(truth),
-            "n": len(paths), "count": count, "size": size,
+            "n": len(paths), "count": count, "size": size, "net_size": net_size or size,
             "noise": f"z (nz {translator.config.nz})" if translator.config.nz else "dropout only"}

@@ -7,8 +7,8 @@
 #   THREADS=2 bash scripts/train_embedded.sh sketch2catface
 #   DEVICE=cuda FULL=1 bash scripts/train_embedded.sh sketch2catface   full-size version on a GPU
 #
-# MODEL: sketch2catface studio_facades colorize (the five colorizers) colorize_classification studio_monet2photo
-#        studio_horse2zebra
+# MODEL: sketch2catface studio_facades colorize (the five colorizers) colorize_classification colorize_samples
+#        studio_monet2photo studio_horse2zebra
 # CPU recipes are sized for this project's 2-core machine (each model card gives the measured time);
 # FULL=1 switches to the papers' sizes (256 px, ngf 64, the reference's epoch schedule).
 set -euo pipefail
@@ -89,6 +89,17 @@ colorize_classification() {
   publish colorize_classification runs/data/photo_mix
 }
 
+# a colorizer with a noise input z and the mode-seeking term: several answers per photo (small: 64 px)
+colorize_samples() {
+  $PY scripts/photo_mix.py --shared "$DATA" --out runs/data/photo_mix
+  train colorize_samples 2000 --model colorization --nz 8 --lambda_ms 1 --lambda_L1 10 \
+      --dataroot runs/data/photo_mix/train --netG unet_6 --ngf "${NGF:-16}" --ndf "$NDF" --load_size 72 \
+      --crop_size 64 --upsample nearest --ema_decay 0.999 --sample_every 1000 --netD basic \
+      --description "Colorization (L -> ab) with a noise input: z (8 numbers) broadcast and concatenated to L, L1 x 10 + cGAN (70x70 PatchGAN) + mode seeking, so one photo gets several colorings; small (64 px) for the CPU."
+  publish colorize_samples runs/data/photo_mix --no_discriminators
+  $PY -m engine diversity --model_dir weights/colorize_samples --dataroot runs/data/photo_mix --size 128 --net_size 64
+}
+
 # cyclegan RUN NAME STEPS DATA DESCRIPTION: a small CycleGAN (resnet_6blocks, LSGAN), exported as weights/NAME
 cyclegan() {
   local run=$1 name=$2 steps=$3 data=$4 description=$5
@@ -108,13 +119,14 @@ studio_horse2zebra() {
 }
 
 MODELS=("$@")
-[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize colorize_classification studio_monet2photo
-                                   studio_horse2zebra)
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize colorize_classification colorize_samples
+                                   studio_monet2photo studio_horse2zebra)
 for model in "${MODELS[@]}"; do
   case "$model" in
-    sketch2catface|studio_facades|colorize|colorize_classification|studio_monet2photo|studio_horse2zebra) "$model" ;;
+    sketch2catface|studio_facades|colorize|colorize_classification|colorize_samples|studio_monet2photo|\
+    studio_horse2zebra) "$model" ;;
     *) echo "unknown model $model (known: sketch2catface studio_facades colorize colorize_classification" \
-            "studio_monet2photo studio_horse2zebra)" >&2
+            "colorize_samples studio_monet2photo studio_horse2zebra)" >&2
        exit 2 ;;
   esac
 done
