@@ -3,18 +3,17 @@ grey/tabby, white) and the round trips G(G(x, c), own coat) back to the cat's ow
 from __future__ import annotations
 
 import math
-import threading
-from pathlib import Path
 
 import gradio as gr
 
 from .coat_images import (EXAMPLE_FRAMING, MAX_ZOOM, Recoloring, centre_from_click, coat_label, crop_preview,
                           preview_size, recolor_crop, square_crop)
 from .common import guarded, max_side, open_photo, user_error
+from .first_view import ASSETS, first_view
 from .models import ModelEntry, picker, registry
 from .settings import weights_dir
 
-EXAMPLE = Path(__file__).with_name("assets") / "chelsea.jpg"   # scikit-image's "chelsea": public domain
+EXAMPLE = ASSETS / "chelsea.jpg"   # scikit-image's "chelsea" (CC0)
 AUTO = "auto"
 
 EXPLANATION = """
@@ -45,9 +44,6 @@ NO_MODEL = ("**The coat-colour model is not installed yet.** This tab needs a St
 NO_MODEL_API = ("no coat-colour (StarGAN) model is installed: the Coat colour tab needs one, normally "
                 "weights/catcoats, in {folder} (docs/stargan.md)")
 NO_PHOTO = "*Upload a cat photo (or take one with the webcam).*"
-
-_example_lock = threading.Lock()
-_examples: dict[tuple[str, str], tuple] = {}   # (model name, folder) -> the example's outputs
 
 
 def coat_models() -> list[ModelEntry]:
@@ -152,19 +148,16 @@ def click_to_centre(photo, zoom, coat, model, evt: gr.SelectData):
     return (centre_x, centre_y, *recolor_ui(photo, zoom, centre_x, centre_y, coat, model))
 
 
-def show_example(model):
-    """The example cat, framed and recoloured once per model and kept (every page load shows it)."""
+def _first_view(shown: bool, model: str):
+    """The example cat framed and recoloured, the first time this page opens the tab (once per process and
+    model); without a coat model, its framing and the message."""
     if not coat_models():
-        return recolor_ui(str(EXAMPLE), *EXAMPLE_FRAMING, AUTO, model)
+        if shown:
+            return (*[gr.update()] * 5, True)
+        return (*recolor_ui(str(EXAMPLE), *EXAMPLE_FRAMING, AUTO, None), True)
     entry = registry.get("coat", model or None)
-    key = (entry.name, str(entry.path))
-    with _example_lock:
-        if key in _examples:
-            return _examples[key]
-    outputs = recolor_ui(str(EXAMPLE), *EXAMPLE_FRAMING, AUTO, entry.name)
-    with _example_lock:
-        _examples[key] = outputs
-    return outputs
+    key = ("coat", entry.name, str(entry.path))
+    return first_view(shown, key, lambda: recolor_ui(str(EXAMPLE), *EXAMPLE_FRAMING, AUTO, entry.name), 5)
 
 
 def _coat_choices(model: str | None = None) -> list[tuple[str, str]]:
@@ -217,6 +210,7 @@ def build(demo: gr.Blocks) -> None:
             info = gr.Markdown(elem_id="coat-info")
             back = gr.Gallery(label="G(G(x, c), own coat): back to the cat's own coat (PSNR against x)", columns=4,
                               height=260, format="png", scale=4, object_fit="contain", elem_id="coat-reconstructions")
+        example_shown = gr.State(False)
 
         with gr.Column(visible=False):
             api_photo = gr.File(label="photo", file_count="single")
@@ -244,7 +238,7 @@ def build(demo: gr.Blocks) -> None:
         recolor_ui, framing, view, **run)
     photo.input(new_photo, [photo, coat, model], [zoom, centre_x, centre_y, *view], **run)
     preview.select(click_to_centre, [photo, zoom, coat, model], [centre_x, centre_y, *view], **run)
-    demo.load(show_example, model, view, **run)
+    tab.select(_first_view, [example_shown, model], [*view, example_shown], **run)
     for trigger in (demo.load, tab.select):   # models trained or exported meanwhile
         trigger(refresh_pickers, [model, coat], [model, coat], api_visibility="private", queue=False)
     api_btn.click(recolor_coat, [api_photo, api_zoom, api_centre_x, api_centre_y, api_coat, api_model],

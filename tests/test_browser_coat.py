@@ -1,5 +1,5 @@
 """The Coat colour tab in a real browser: `python app.py` with a tiny random StarGAN, in Debian's headless
-Chromium. The example is rendered when the page opens, a click on the framing preview moves the square,
+Chromium. The example is rendered when the tab opens, a click on the framing preview moves the square,
 and an uploaded photo starts from the largest centred square."""
 import time
 
@@ -55,7 +55,7 @@ def _wait_for_new_crop(page, old: str) -> None:
         time.sleep(0.2)
 
 
-def test_the_example_is_rendered_on_load(page):
+def test_the_example_is_rendered_when_the_tab_opens(page):
     page.wait_for_function("document.querySelectorAll('#coat-coats img').length >= 4")
     assert page.locator("#coat-reconstructions img").count() >= 4
     assert "coat_tiny" in page.locator("#coat-info").inner_text()

@@ -1,6 +1,7 @@
 """The Coat colour tab through its API: the app launched in-process with a tiny random StarGAN
 (I2I_WEIGHTS_DIR), /recolor_coat called with gradio_client (the crop, every coat, the round trips, one-line
-errors); the tab's own handlers for the example shown on load, a click on the preview, and no model."""
+errors); the tab's own handlers for the example shown when the tab opens, a click on the preview, and
+no model."""
 import sys
 from types import SimpleNamespace
 
@@ -97,9 +98,10 @@ def test_a_file_that_is_not_an_image(client, server):
 def test_example_shown_on_load_and_a_click_centres_the_square(server):
     from demos import coat
 
-    preview, crop, coats, back, note = coat.show_example("")
-    assert crop.size == (256, 256) and len(coats) == 4 and len(back) == 4 and "coat_tiny" in note
-    assert coat.show_example("")[1] is crop, "the example is rendered once per model"
+    preview, crop, coats, back, note, shown = coat._first_view(False, "")
+    assert crop.size == (256, 256) and len(coats) == 4 and len(back) == 4 and "coat_tiny" in note and shown
+    assert coat._first_view(False, "coat_tiny")[1] is crop, "the example is rendered once per model"
+    assert all(output == gradio.update() for output in coat._first_view(True, "")[:5]), "a user's photo is kept"
     width = preview.width
     click = SimpleNamespace(index=[round(width * 0.8), preview.height // 2])
     centre_x, centre_y, _, moved, *_ = coat.click_to_centre(str(EXAMPLE), 2.0, "auto", "", click)
@@ -115,7 +117,7 @@ def test_without_a_coat_model_the_tab_still_frames_and_says_why(tmp_path, monkey
     monkeypatch.setenv("I2I_RUNS_DIR", str(tmp_path / "runs"))
     registry.refresh()
     try:
-        preview, crop, coats, back, note = coat.recolor_ui(str(EXAMPLE), 1.0, 50.0, 50.0, "auto", "")
+        preview, crop, coats, back, note, _ = coat._first_view(False, "")
         assert preview is not None and crop.size == (256, 256) and coats == [] and back == []
         assert "not installed yet" in note and "weights/catcoats" in note
         with pytest.raises(gradio.Error, match="no coat-colour"):
