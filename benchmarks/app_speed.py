@@ -154,7 +154,8 @@ _CANVAS_PROBE = """() => {
   new MutationObserver(() => log.shown.push([performance.now(), +lc.dataset.shown]))
       .observe(lc, {attributes: true, attributeFilter: ['data-shown']});
 }"""
-_SETTLED = "() => { const d = document.querySelector('#sketch-canvas .lc').dataset; return d.shown === d.version && !d.busy; }"
+_SETTLED = ("() => { const d = document.querySelector('#sketch-canvas .lc').dataset;"
+            " return d.shown === d.version && !d.busy; }")
 STROKE_MOVES, MOVE_GAP_MS = 20, 25   # a stroke of about half a second, as drawn by hand
 WARM_UP_STROKES = 2
 
