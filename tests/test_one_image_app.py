@@ -16,7 +16,7 @@ from gradio_client import handle_file  # noqa: E402
 EXAMPLE = REPO / "demos" / "one_image_examples" / "chelsea.jpg"
 
 
-def make_one_image_run(runs_dir, photo_dir, name="one_image_tiny", size=64, steps=6):
+def make_one_image_run(runs_dir, photo_dir, name="one_image_tiny", size=64, steps=60):
     """A tiny run trained from one photo (chelsea) in `runs_dir`, as the tab makes them; its model directory."""
     from engine import TrainConfig, Trainer
 
@@ -24,7 +24,7 @@ def make_one_image_run(runs_dir, photo_dir, name="one_image_tiny", size=64, step
     photo = photo_dir / "chelsea.png"
     Image.open(EXAMPLE).resize((size, size), Image.Resampling.BICUBIC).save(photo)
     cfg = TrainConfig(model="pix2pix", single_pair=str(photo), augment="tps", load_size=size, crop_size=size,
-                      netG="unet_6", ngf=4, netD="none", no_dropout=True, upsample="nearest", max_steps=steps,
+                      netG="unet_6", ngf=4, netD="none", no_dropout=True, upsample="nearest", lr=0.002, max_steps=steps,
                       save_every=steps, sample_every=steps, log_every=1, num_workers=0, device="cpu",
                       checkpoints_dir=str(runs_dir), name=name, seed=0)
     return Trainer(cfg, progress=False).run()
