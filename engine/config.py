@@ -166,6 +166,7 @@ class TrainConfig:
     direction: str = "AtoB"
     derive: str | None = None  # plain photo folder -> pairs: "edges", "drawn" (sketch->photo) or "gray"
     sketch_outline: float = 0.0  # derive "drawn" on aligned faces: share of sketches given a drawn head outline
+    sketch_features: float = 0.0  # ... and the share given drawn eyes, nose, mouth and whiskers
     preprocess: str = "resize_and_crop"
     load_size: int = 286
     crop_size: int = 256
@@ -267,6 +268,7 @@ class TrainConfig:
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {', '.join(UPSAMPLINGS)}, got {self.upsample!r}"),
             (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (0 <= self.sketch_outline <= 1, f"sketch_outline must be in [0, 1], got {self.sketch_outline}"),
+            (0 <= self.sketch_features <= 1, f"sketch_features must be in [0, 1], got {self.sketch_features}"),
             (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
             *self._stargan_checks(),
             *self._single_pair_checks(),
@@ -347,6 +349,7 @@ class TrainConfig:
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,
                       "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat,
                       "sketch_outline": self.sketch_outline,
+                      **({"sketch_features": self.sketch_features} if self.sketch_features else {}),
                       **({"single_pair": self.single_pair, "primitive": self.primitive,
                           "primitive_edges": self.primitive_edges, "augment": self.augment,
                           "tps_grid": self.tps_grid, "tps_strength": self.tps_strength} if self.single_pair else {}),

@@ -178,7 +178,8 @@ class Trainer:
             dataset = build_dataset(cfg.model, cfg.dataroot, "train", direction=cfg.direction, derive=cfg.derive,
                                     preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
                                     no_flip=cfg.no_flip, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
-                                    max_items=cfg.max_items, sketch_outline=cfg.sketch_outline)
+                                    max_items=cfg.max_items, sketch_outline=cfg.sketch_outline,
+                                    sketch_features=cfg.sketch_features)
         sampler = EpochSampler(len(dataset), cfg.seed, self.rank, self.world)
         workers = max(0, cfg.num_workers)
         loader = DataLoader(SeededItems(dataset), batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,

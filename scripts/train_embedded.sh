@@ -33,6 +33,16 @@ train() {
   local limit=(); [ ${#STEPS[@]} -gt 0 ] && limit=(--max_steps "$steps")
   echo "== training $name"
   $PY -m engine train --name "$name" "${COMMON[@]}" "${limit[@]}" "${resume[@]}" "$@"
+  # a run stopped early (Ctrl+C, SIGTERM, the machine going away) also exits 0: never publish it
+  if [ ${#STEPS[@]} -gt 0 ] && [ "$(last_step "$name")" -lt "$steps" ]; then
+    echo "runs/$name stopped at step $(last_step "$name") of $steps: not published; run this again to continue" >&2
+    exit 3
+  fi
+}
+
+last_step() {   # the last logged step of runs/NAME (0 if none)
+  $PY -c "import json, sys; lines = open(sys.argv[1]).read().splitlines(); print(json.loads(lines[-1])['step'] if lines else 0)" \
+      "runs/$1/metrics.jsonl" 2>/dev/null || echo 0
 }
 
 # publish NAME DATAROOT [EXPORT FLAGS...]: fp16 export to weights/NAME, card metrics, manifest entry
@@ -45,10 +55,16 @@ publish() {
 }
 
 sketch2catface() {
-  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 \
+  local recipe=(--dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 \
       --netG "$NET128" --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 \
-      "${SIZE[@]}" --sample_every 1000 \
+      "${SIZE[@]}" --sample_every 1000)
+  # stage 1: photo lines, half of them with a drawn head outline
+  train sketch2catface 14000 "${recipe[@]}" \
       --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
+  # stage 2 (continues the run, the learning rate decaying from half): half of the sketches also get
+  # drawn eyes, nose, mouth and whiskers (docs/quality.md)
+  train sketch2catface 19000 "${recipe[@]}" --sketch_features 0.5 \
+      --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps; half with a drawn head outline, half with drawn eyes, nose, mouth and whiskers)."
   publish sketch2catface "$DATA/catfaces" --no_discriminators
 }
 
@@ -101,11 +117,11 @@ colorize_samples() {
 }
 
 # cyclegan RUN NAME STEPS DATA DESCRIPTION: a small CycleGAN (resnet_6blocks, LSGAN), exported as weights/NAME
-cyclegan() {
-  local run=$1 name=$2 steps=$3 data=$4 description=$5
+cyclegan() {   # cyclegan RUN NAME STEPS DATAROOT DESCRIPTION [EXTRA TRAIN FLAGS...]
+  local run=$1 name=$2 steps=$3 data=$4 description=$5; shift 5
   train "$run" "$steps" --dataroot "$data" --model cycle_gan --netG resnet_6blocks --ngf "${NGF:-16}" \
       --ndf "$NDF" --norm instance --gan_mode lsgan --no_dropout "${SIZE[@]}" --sample_every 1000 \
-      --description "$description"
+      --description "$description" "$@"
   $PY -m engine export "runs/$run/model" --out "weights/$name" --half --no_discriminators --name "$name"
   $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/$name')"
 }
@@ -115,7 +131,10 @@ studio_monet2photo() {
 }
 
 studio_horse2zebra() {
-  cyclegan horse2zebra studio_horse2zebra 5000 "$DATA/horse2zebra" "CycleGAN horse <-> zebra (horse2zebra)."
+  # 50 epochs of the 600 horses, where the reference's author sees zebras appear (docs/quality.md):
+  # several sessions of one core; the run continues where it stopped
+  cyclegan horse2zebra_nearest studio_horse2zebra 30000 "$DATA/horse2zebra" \
+      "CycleGAN horse <-> zebra (horse2zebra), resize-conv decoder." --upsample nearest
 }
 
 MODELS=("$@")
