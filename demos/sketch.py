@@ -18,9 +18,10 @@ from .render import network_size, save_png, snap_labels
 CANVAS = 512
 PEN = 8   # px on the 512 canvas: 2 px at the sketch models' 128, the middle of the widths they learned
 FIRST_EXAMPLE_SEED = 1   # the drawing the Sketch tab opens with (a cat face for a cat model)
-# queued /sketch or /facade calls answered together (default: the Translator's batch size; 1 = no batching)
+# Queued /sketch or /facade calls answered together ($I2I_MAX_BATCH). Default 1: on the 2-core CPU, batches
+# of 8 gave fewer calls/s and more memory (docs/benchmarks.md); a GPU or a larger model may gain from them.
 _MAX_BATCH = os.environ.get("I2I_MAX_BATCH", "").strip()
-BATCH = int(_MAX_BATCH) if _MAX_BATCH.isdigit() and int(_MAX_BATCH) > 0 else 8
+BATCH = int(_MAX_BATCH) if _MAX_BATCH.isdigit() and int(_MAX_BATCH) > 0 else 1
 
 EXPLANATION = """
 ### How it works: a conditional GAN + L1

@@ -78,22 +78,22 @@ def open_page(browser, url: str) -> tuple[Page, list[str]]:
     return page, requests
 
 
-def wait_inference(page: Page, mode: str) -> None:
-    page.wait_for_function("mode => document.querySelector('#sketch-canvas .lc').dataset.inference === mode",
-                           arg=mode)
+def wait_inference(page: Page, mode: str, canvas: str = "sketch-canvas") -> None:
+    page.wait_for_function("([id, mode]) => document.querySelector(`#${id} .lc`).dataset.inference === mode",
+                           arg=[canvas, mode])
 
 
 def server_calls(requests: list[str]) -> list[str]:
     return [url for url in requests if "/gradio_api/call/" in url or "/gradio_api/upload" in url]
 
 
-def draw_fresh(page: Page) -> dict:
-    """Clear the sketch canvas, draw STROKES, wait for the photo of the last one; the counters then."""
-    click_tool(page, "sketch-canvas", "[data-action=clear]")
-    wait_settled(page, "sketch-canvas")
+def draw_fresh(page: Page, canvas: str = "sketch-canvas") -> dict:
+    """Clear the canvas, draw STROKES, wait for the photo of the last one; the counters then."""
+    click_tool(page, canvas, "[data-action=clear]")
+    wait_settled(page, canvas)
     for points in STROKES:
-        stroke(page, "sketch-canvas", points, steps=5)
-    return wait_settled(page, "sketch-canvas")
+        stroke(page, canvas, points, steps=5)
+    return wait_settled(page, canvas)
 
 
 def fetch(url: str, gzip_ok: bool = True):
@@ -185,6 +185,23 @@ def test_a_drawing_becomes_a_photo_in_the_page_without_the_server(browser, app_u
     assert difference.mean() < 0.5 and np.percentile(difference, 99) < 3, (difference.mean(), difference.max())
     page.context.close()
     server_page.context.close()
+
+
+def test_a_facade_label_map_is_painted_in_the_page_as_on_the_server(browser, app_url):
+    photos = {}
+    for mode, query in (("browser", ""), ("server", "?inference=server")):
+        page, requests = open_page(browser, app_url + query)
+        page.get_by_role("tab", name="Facade labels").click()
+        wait_inference(page, mode, "facade-canvas")
+        wait_settled(page, "facade-canvas")
+        calls_before = len(server_calls(requests))
+        click_tool(page, "facade-canvas", "[title=door]")
+        assert draw_fresh(page, "facade-canvas")["where"] == mode
+        assert (len(server_calls(requests)) == calls_before) == (mode == "browser")
+        photos[mode] = photo_pixels(page, "facade-canvas")
+        page.context.close()
+    difference = np.abs(photos["browser"] - photos["server"])
+    assert difference.mean() < 0.5 and np.percentile(difference, 99) < 3, (difference.mean(), difference.max())
 
 
 @pytest.mark.parametrize("thin", [False, True])

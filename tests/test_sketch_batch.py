@@ -1,6 +1,6 @@
-"""Batched /sketch and /facade (Gradio batch=True): concurrent API calls answered together, each with the
-photo of its own drawing at its own size; in a batch a bad upload gets no photo instead of failing the
-others, alone it gets its one-line error."""
+"""Batched /sketch and /facade (Gradio batch=True, I2I_MAX_BATCH): concurrent API calls answered together,
+each with the photo of its own drawing at its own size; in a batch a bad upload gets no photo instead of
+failing the others, alone it gets its one-line error."""
 import threading
 
 import gradio
@@ -15,8 +15,15 @@ from app_harness import make_tiny_models, running_app
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sketch_batch")
     weights = make_tiny_models(tmp / "weights")
-    with running_app({"I2I_WEIGHTS_DIR": str(weights), "I2I_RUNS_DIR": str(tmp / "runs")}) as (url, _):
-        yield {"url": url, "tmp": tmp}
+    from demos import sketch
+
+    batch = sketch.BATCH
+    sketch.BATCH = 4   # the app built below batches up to 4 concurrent calls
+    try:
+        with running_app({"I2I_WEIGHTS_DIR": str(weights), "I2I_RUNS_DIR": str(tmp / "runs")}) as (url, demo):
+            yield {"url": url, "tmp": tmp, "demo": demo}
+    finally:
+        sketch.BATCH = batch
 
 
 def drawing(tmp, seed: int, size: tuple[int, int]) -> str:
@@ -52,6 +59,9 @@ def test_a_bad_call_fails_alone_and_spoils_no_batch(server):
 
 def test_concurrent_api_calls_all_succeed(server):
     from gradio_client import Client, handle_file
+
+    [sketch_event] = [fn for fn in server["demo"].fns.values() if fn.api_name == "sketch"]
+    assert sketch_event.batch and sketch_event.max_batch_size == 4
 
     paths = [drawing(server["tmp"], seed, (160 + 8 * seed, 128)) for seed in range(6)]
     results: dict[int, tuple[int, int]] = {}
