@@ -6,6 +6,7 @@ import math
 
 import gradio as gr
 
+from . import why_cgan_shirts
 from .common import guarded, user_error
 from .toy_figure import render_figure
 
@@ -89,7 +90,7 @@ def _equal_weight(n_modes) -> float:
 
 
 def build(demo: gr.Blocks) -> None:
-    with gr.Tab("Why cGAN?", id="why_cgan"):
+    with gr.Tab("Why cGAN?", id="why_cgan") as tab:
         with gr.Row():
             with gr.Column(scale=2):
                 n_modes = gr.Radio([2, 3], value=2, label="Modes (teal, pink; 3: + gray)", elem_id="toy-modes")
@@ -109,6 +110,7 @@ def build(demo: gr.Blocks) -> None:
                      for m, text in EXPLANATIONS.items()]
         with gr.Accordion("Numbers (JSON)", open=False):
             numbers = gr.JSON(label="summary", elem_id="toy-numbers")
+        why_cgan_shirts.build(tab)
 
     n_modes.change(_equal_weight, n_modes, teal_weight, api_visibility="private", queue=False)
     train_btn.click(why_cgan_toy, [n_modes, teal_weight, bins, seed], [figure, numbers], api_name="why_cgan_toy",
