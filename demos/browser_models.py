@@ -97,12 +97,21 @@ def browser_model(entry: ModelEntry | None) -> dict | None:
         return None
     spec = {"name": entry.name, "url": f"i2i/models/{entry.name}/{about['sha256'][:16]}.onnx",
             "bytes": about["bytes"], "size": about["size"], "input_nc": about["input_nc"],
-            "output_nc": about["output_nc"], "input_kind": about["input_kind"],
+            "output_nc": about["output_nc"], "preprocess": preprocessing(entry.tab, about["input_kind"]),
             "thin_drawings": bool(about.get("thin_drawings")), "session_config": about.get("session_config", {}),
             "runtime": f"i2i/ort/{ort_version()}/", "module": "i2i/in_browser.js"}
-    if about["input_kind"] == "labels":
+    if spec["preprocess"] == "labels":
         spec["palette"] = [list(rgb) for _, rgb in FACADE_CLASSES]
     return spec
+
+
+def preprocessing(tab: str, input_kind: str) -> str:
+    """What the server does to a canvas before the model, by endpoint: /facade snaps label colours
+    (demos.sketch.facade_input), /sketch normalizes drawings for models of drawn input
+    (Translator.encode); "labels", "drawing" or "none"."""
+    if tab == "facade":
+        return "labels"
+    return "drawing" if input_kind == "edges" else "none"
 
 
 def _accepts_gzip(request: Request) -> bool:

@@ -37,9 +37,20 @@ PACKINGS = ("int8", "fp16")
 SESSION_CONFIG = {"session.disable_quant_qdq": "1"}   # fold the int8 weights to float32 once, at load
 
 
-def agreement_inputs(translator: Translator, size: int) -> torch.Tensor:
-    """The model's own kind of input, encoded as the server encodes it, as one NCHW batch."""
-    if translator.config.input_kind == "labels":
+def takes_label_maps(model_dir: Path, input_kind: str) -> bool:
+    """Whether the app's Facade tab runs the model (its manifest entry's tab), else its input kind."""
+    manifest = model_dir.parent / "manifest.json"
+    if manifest.is_file():
+        for entry in json.loads(manifest.read_text()).get("models", []):
+            if entry.get("path") == model_dir.name and entry.get("tab"):
+                return entry["tab"] == "facade"
+    return input_kind == "labels"
+
+
+def agreement_inputs(translator: Translator, size: int, labels: bool) -> torch.Tensor:
+    """The model's own kind of input (label maps or drawings), encoded as the server encodes it, as one
+    NCHW batch."""
+    if labels:
         from demos.examples import random_facade
         from demos.render import snap_labels
         images = [snap_labels(random_facade(seed, size=(size, size))) for seed in FACADE_SEEDS]
@@ -77,7 +88,8 @@ def export_for_browser(model_dir: Path, packing: str = PACKINGS[0]) -> dict:
         "precision": f"fp32, {packing} weights" + (" (one scale per output channel)" if packing == "int8" else ""),
         "session_config": SESSION_CONFIG, "size": size, "input_nc": config.input_nc,
         "output_nc": config.output_nc, "input_kind": config.input_kind, "thin_drawings": config.thin_drawings,
-        "agreement": agreement(onnx_path, translator, agreement_inputs(translator, size)),
+        "agreement": agreement(onnx_path, translator, agreement_inputs(
+            translator, size, takes_label_maps(model_dir, config.input_kind))),
     }
     (model_dir / "browser.json").write_text(json.dumps(about, indent=2) + "\n")
     return about

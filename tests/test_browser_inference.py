@@ -152,7 +152,9 @@ def test_a_model_is_offered_only_with_browser_files_of_its_current_weights(weigh
     entry = ModelEntry(name="sketch_tiny", task="pix2pix", tab="sketch", title="", path=copy)
     spec = browser_model(entry)
     assert spec["url"].startswith("i2i/models/sketch_tiny/") and spec["size"] == 128
-    assert spec["thin_drawings"] is True and spec["input_kind"] == "edges"
+    assert spec["thin_drawings"] is True and spec["preprocess"] == "drawing"
+    facade = ModelEntry(name="facade_tiny", task="pix2pix", tab="facade", title="", path=weights / "facade_tiny")
+    assert browser_model(facade)["preprocess"] == "labels" and len(browser_model(facade)["palette"]) == 12
     monkeypatch.setenv(ENABLE_ENV, "0")
     assert browser_model(entry) is None
     monkeypatch.delenv(ENABLE_ENV)

@@ -1,7 +1,7 @@
 // In-browser inference for the live canvas (demos/static/live_canvas.js): the model's browser.onnx run
 // by the vendored onnxruntime-web (WebAssembly, one thread, main thread), with the server's own
 // preprocessing, so a stroke's photo needs no request. demos/browser_models.py serves the files and
-// describes the model (`spec`: url, size, input_nc, output_nc, input_kind, thin_drawings, palette,
+// describes the model (`spec`: url, size, input_nc, output_nc, preprocess, thin_drawings, palette,
 // session_config, runtime).
 //
 // Preprocessing replicates the server's exactly on the same small canvas the server would receive:
@@ -62,8 +62,8 @@ export function loadModel(spec) {
 async function photo(ort, session, spec, canvas) {
   const side = spec.size;
   const pixels = canvas.getContext("2d").getImageData(0, 0, side, side).data;
-  const rgb = spec.input_kind === "labels" ? snapLabels(pixels, spec.palette)
-            : spec.input_kind === "edges" ? grayToRgb(normalizeDrawing(pixels, side, side, spec.thin_drawings))
+  const rgb = spec.preprocess === "labels" ? snapLabels(pixels, spec.palette)
+            : spec.preprocess === "drawing" ? grayToRgb(normalizeDrawing(pixels, side, side, spec.thin_drawings))
             : dropAlpha(pixels);
   const input = new ort.Tensor("float32", toTensor(rgb, spec.input_nc), [1, spec.input_nc, side, side]);
   const { output } = await session.run({ input });
