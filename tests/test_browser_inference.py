@@ -221,3 +221,22 @@ def test_the_page_normalizes_drawings_as_the_server_does(browser, app_url, thin)
         expected = np.asarray(normalize_drawing(drawing, thin=thin)).ravel()
         assert np.array_equal(np.asarray(in_page, np.uint8), expected), path.name
     page.context.close()
+
+
+def test_with_in_browser_inference_off_the_server_draws_and_the_badge_says_so(browser, weights):
+    tmp = weights.parent
+    env = {"I2I_WEIGHTS_DIR": str(weights), "I2I_RUNS_DIR": str(tmp / "runs_off"), "I2I_TORCH_THREADS": "1",
+           "GRADIO_TEMP_DIR": str(tmp / "gradio_off"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": None,
+           "I2I_BROWSER_INFERENCE": "0"}
+    process, url, _ = start_app_process(env, tmp / "app_off.log")
+    try:
+        page, requests = open_page(browser, url)
+        wait_inference(page, "server")
+        badge = page.locator("#sketch-canvas .lc-where")
+        assert badge.inner_text() == "running on the server"
+        assert badge.get_attribute("title") == "this model has no in-browser version"
+        assert draw_fresh(page)["where"] == "server" and server_calls(requests)
+        assert not any("/i2i/" in request for request in requests)
+        page.context.close()
+    finally:
+        stop_app_process(process)

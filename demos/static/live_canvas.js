@@ -187,7 +187,7 @@ function isBlank(small) {
 // then runs it itself; no WebAssembly, ?inference=server in the page's URL or a failed load keep the
 // server. The badge says which is in use; data-inference and data-where tell the tests.
 const badge = root.querySelector(".lc-where");
-const local = { url: null, runner: null };
+const local = { url: undefined, runner: null };   // undefined: no model seen yet
 
 function setWhere(mode, text, title = "") {
   root.dataset.inference = mode;
