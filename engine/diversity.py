@@ -19,11 +19,11 @@ from .data import find_images, resolve_phase_folder
 from .evaluate import LabHistograms
 from .images import open_image
 from .inference import Translator
+from .noise_input import mean_pairwise_l1
 
 
 def pairwise_l1(images: list[Image.Image]) -> float:
     """Mean L1 (RGB in [0, 1]) over every pair of same-size images; 0 for fewer than two."""
-    from .noise_input import mean_pairwise_l1
     stack = torch.from_numpy(np.stack([np.asarray(im.convert("RGB"), np.float32) / 255.0 for im in images]))
     return mean_pairwise_l1(stack.permute(0, 3, 1, 2))
 

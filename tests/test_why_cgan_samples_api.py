@@ -84,7 +84,7 @@ def test_colorize_samples_noise_against_dropout(client, tmp_path):
     assert numbers["noise_diversity"] > 0 and numbers["seed"] == 3
     images = [Image.open(item["image"]) for item in gallery]
     assert all(image.size == (96, 80) for image in images)
-    again, repeat = client.predict(handle_file(str(photo)), 3, api_name="/colorize_samples")
+    _, repeat = client.predict(handle_file(str(photo)), 3, api_name="/colorize_samples")
     assert repeat == numbers
 
 
