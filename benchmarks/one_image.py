@@ -9,7 +9,8 @@ For each photo (scikit-image's public-domain samples) it trains the 2-core recip
 - held-out warp: PSNR of the photo and primitive warped by TPS draws that training never saw (seeded).
 
 It writes docs/images/one_image_sheet.jpg (original, primitive, edited primitive, edited photo, rebuilt) and
-docs/images/one_image_tps_vs_none.jpg, and prints the numbers as JSON.
+docs/images/one_image_tps_vs_none.jpg (top: the edit; bottom: a held-out warp of the primitive and the
+warped original; columns: primitive, trained with TPS, without, original), and prints the numbers as JSON. Runs are runs/one_image_PHOTO_AUGMENT_STEPS.
 
     python benchmarks/one_image.py                 # train (about 10 min a photo on 2 cores) and measure
     python benchmarks/one_image.py --skip_training # measure the runs already in runs/
@@ -105,38 +106,43 @@ def change(before: Image.Image, after: Image.Image, edited: np.ndarray) -> dict:
             "far_share_over_4": round(float((delta[far] > 4).mean()), 4)}
 
 
-def held_out_psnr(generator, photo: Image.Image, primitive: Image.Image) -> float:
-    """Mean PSNR of the photo painted from TPS-warped primitives, against the same warp of the photo."""
-    scores = []
+def held_out_warps(generator, photo: Image.Image, primitive: Image.Image) -> tuple[float, list[Image.Image]]:
+    """Mean PSNR of the photo painted from TPS-warped primitives, against the same warp of the photo;
+    and the first warp's (primitive, painted photo, warped photo)."""
+    scores, first = [], None
     for seed in HELD_OUT_SEEDS:
         A, B = tps_warp_tensors([to_tensor(primitive.convert("RGB")), to_tensor(photo)], 4, 0.04,
                                 random.Random(seed))
-        scores.append(psnr(render(generator, to_pil(A)), to_pil(B)))
-    return round(float(np.mean(scores)), 2)
+        painted = render(generator, to_pil(A))
+        scores.append(psnr(painted, to_pil(B)))
+        first = first or [to_pil(A), painted, to_pil(B)]
+    return round(float(np.mean(scores)), 2), first
 
 
-def measure(run_dir: Path) -> tuple[dict, list[Image.Image]]:
+def measure(run_dir: Path) -> tuple[dict, dict[str, list[Image.Image]]]:
+    """The numbers of one run, and its sheet rows: "edit" (original, primitive, edited primitive, edited
+    photo, rebuilt) and "warp" (a held-out warp of the primitive, its photo, the warped original)."""
     config, nets = load_model(run_dir / "model")
     generator = nets["G"]
     photo, primitive, _ = load_pair(config.training["single_pair"], size=SIZE)
     rebuilt = render(generator, primitive)
+    warp_psnr, warp_row = held_out_warps(generator, photo, primitive)
     result = {"steps": config.training.get("steps"), "train_seconds": config.training.get("seconds"),
-              "rebuild_psnr": round(psnr(rebuilt, photo), 2),
-              "held_out_warp_psnr": held_out_psnr(generator, photo, primitive)}
+              "rebuild_psnr": round(psnr(rebuilt, photo), 2), "held_out_warp_psnr": warp_psnr}
     for label, edited in edits(primitive).items():
         changed = ink(edited) != ink(primitive)
         result[label] = change(rebuilt, render(generator, edited), changed)
     both = edits(edits(primitive, SHEET_BOX)["edges erased"])["stroke added"]
-    row = [photo, primitive.convert("RGB"), both, render(generator, both), rebuilt]
-    return result, row
+    return result, {"edit": [photo, primitive.convert("RGB"), both, render(generator, both), rebuilt],
+                    "warp": warp_row}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photos", nargs="+", default=["astronaut", "chelsea", "coffee"])
+    parser.add_argument("--photos", nargs="+", default=["astronaut", "chelsea", "coffee", "rocket"])
     parser.add_argument("--compare", default="chelsea", help="the photo also trained with --augment none")
     parser.add_argument("--runs_dir", type=Path, default=REPO / "runs")
-    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--max_seconds", type=float, default=600)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip_training", action="store_true")
@@ -146,17 +152,19 @@ def main() -> int:
     jobs = [(name, "tps") for name in args.photos] + [(args.compare, "none")]
     results, rows = {}, {}
     for name, augment in jobs:
-        run = f"one_image_{name}_{augment}"
+        run = f"one_image_{name}_{augment}_{args.steps}"
         timing = {} if args.skip_training else train(photo_file(name, args.runs_dir / "one_image_photos"),
                                                      augment, run, args)
         results[run], rows[run] = measure(args.runs_dir / run)
         results[run].update(timing)
         print(run, json.dumps(results[run]), flush=True)
     labels = ["original", "primitive", "edited primitive", "edited photo", "rebuilt"]
-    image_grid([rows[f"one_image_{name}_tps"] for name in args.photos], labels).save(args.sheet, quality=90)
-    tps, none = rows[f"one_image_{args.compare}_tps"], rows[f"one_image_{args.compare}_none"]
-    compare = [[tps[2], tps[3], none[3], tps[4], none[4]]]
-    image_grid(compare, ["edited primitive", "edited: TPS", "edited: none", "rebuilt: TPS", "rebuilt: none"]).save(
+    image_grid([rows[f"one_image_{name}_tps_{args.steps}"]["edit"] for name in args.photos], labels).save(
+        args.sheet, quality=90)
+    tps, none = (rows[f"one_image_{args.compare}_{augment}_{args.steps}"] for augment in ("tps", "none"))
+    compare = [[tps["edit"][2], tps["edit"][3], none["edit"][3], tps["edit"][0]],
+               [tps["warp"][0], tps["warp"][1], none["warp"][1], tps["warp"][2]]]
+    image_grid(compare, ["primitive (edited / warped)", "trained with TPS", "trained without", "original"]).save(
         args.compare_sheet, quality=90)
     print(json.dumps(results, indent=2))
     return 0
