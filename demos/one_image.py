@@ -203,8 +203,9 @@ def _training_note() -> str:
     allowed, why, cap = one_image_training()
     if not allowed:
         return f"**{why}**"
-    return (f"About 10 minutes on 2 CPU cores ({RECIPE['max_steps']} steps of 256 px, "
-            f"stopped after {cap / 60:g} minutes at most); the runs are kept in `runs/`.")
+    return (f"{RECIPE['max_steps']} steps of 256 px: about 2.5 minutes of an idle CPU core, 6-9 minutes on a busy "
+            f"2-core machine (docs/one_image.md); stopped after {cap / 60:g} minutes at most. The runs are kept "
+            "in `runs/`.")
 
 
 def _pick_run(current, finished_run=None):
