@@ -72,7 +72,7 @@ studio_facades() {
   train studio_facades 8000 --dataroot "$DATA/facades" --direction BtoA --netG unet_256 --ngf "${NGF:-24}" \
       --ndf "$NDF" --upsample nearest --ema_decay 0.999 --load_size 286 --crop_size 256 --sample_every 1000 \
       --description "Facade label map -> photo (CMP Facades, BtoA), 256 px."
-  publish studio_facades "$DATA/facades" --no_discriminators
+  publish studio_facades "$DATA/facades" --no_discriminators --input_kind labels
 }
 
 colorize() {

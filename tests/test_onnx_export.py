@@ -45,7 +45,7 @@ def torch_and_onnx(model_name: str, onnx_path, width: int, height: int, generato
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """fp32 exports at the models' crop size (128), by model name."""
+    """fp32 exports at the models' crop size (128; the facades model 256), by model name."""
     folder = tmp_path_factory.mktemp("onnx")
     return {name: export_onnx(WEIGHTS / name, folder / f"{name}.onnx")
             for name in ("sketch2catface", "studio_facades", "colorize_l1")}
@@ -57,9 +57,10 @@ def test_fp32_agrees_with_torch_on_our_drawings(exported, model_name):
     onnx.checker.check_model(str(path))
     dims = [d.dim_value or d.dim_param for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
     config, _ = load_model(WEIGHTS / model_name)
-    assert dims == ["batch", config.input_nc, 128, 128]
-    expected, got = torch_and_onnx(model_name, path, 128, 128)
-    assert got.shape == expected.shape == (len(DRAWINGS), config.output_nc, 128, 128)
+    side = config.crop_size
+    assert dims == ["batch", config.input_nc, side, side]
+    expected, got = torch_and_onnx(model_name, path, side, side)
+    assert got.shape == expected.shape == (len(DRAWINGS), config.output_nc, side, side)
     # the drawings give real, varied outputs, not a constant (a colorizer's ab on black-and-white line
     # drawings stays near grey: measured std 0.016 for colorize_l1, 0.3 and more for the others)
     assert expected.std() > (0.005 if config.task == "colorization" else 0.05)
@@ -121,7 +122,7 @@ def test_cli_writes_the_file_with_its_metadata(tmp_path, capsys):
     assert "facades.onnx" in capsys.readouterr().out
     meta = read_metadata(out)
     assert set(METADATA_KEYS) <= set(meta)
-    assert meta["name"] == "studio_facades" and meta["input_kind"] == "labels" and meta["size"] == 128
+    assert meta["name"] == "studio_facades" and meta["input_kind"] == "labels" and meta["size"] == 256
     assert meta["input_nc"] == 3 and meta["output_nc"] == 3 and meta["thin_drawings"] is True
     assert meta["dynamic"] is False and meta["precision"] == "fp32"
 
