@@ -180,7 +180,9 @@ def _fit_supervised(model: ShirtModel, L: torch.Tensor, ab: torch.Tensor, genera
 
 def _fit_cgan(model: ShirtModel, L: torch.Tensor, ab: torch.Tensor, generator: torch.Generator) -> None:
     config = model.config
-    discriminator = PackedDiscriminator(config.width)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed * 1000 + len(METHODS))   # the discriminator's initialisation
+        discriminator = PackedDiscriminator(config.width)
     opt_g = torch.optim.Adam(model.parameters(), lr=config.gan_lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.gan_lr, betas=(0.5, 0.999))
     batches = _batches(len(L), config.batch_size, generator)
