@@ -55,16 +55,10 @@ publish() {
 }
 
 sketch2catface() {
-  local recipe=(--dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 \
+  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 \
       --netG "$NET128" --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 \
-      "${SIZE[@]}" --sample_every 1000)
-  # stage 1: photo lines, half of them with a drawn head outline
-  train sketch2catface 14000 "${recipe[@]}" \
+      "${SIZE[@]}" --sample_every 1000 \
       --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
-  # stage 2 (continues the run, the learning rate decaying from half): half of the sketches also get
-  # drawn eyes, nose, mouth and whiskers (docs/quality.md)
-  train sketch2catface 19000 "${recipe[@]}" --sketch_features 0.5 \
-      --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps; half with a drawn head outline, half with drawn eyes, nose, mouth and whiskers)."
   publish sketch2catface "$DATA/catfaces" --no_discriminators
 }
 
