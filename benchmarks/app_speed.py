@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from app_harness import (CHROMIUM, CHROMIUM_FLAGS, OFFLINE_ENV, memory_mib, start_app_process,  # noqa: E402
+from app_harness import (CHROMIUM, OFFLINE_ENV, launch_chromium, memory_mib, start_app_process,  # noqa: E402
                          stop_app_process)
 
 os.environ.update(OFFLINE_ENV)
@@ -167,10 +167,7 @@ def canvas_latency(url: str, strokes: int) -> dict:
     screen; updates per second count the photos shown while the pen was down."""
     if not Path(CHROMIUM).is_file():
         return {}
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    with launch_chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
         page.goto(url, wait_until="load")
@@ -192,7 +189,6 @@ def canvas_latency(url: str, strokes: int) -> dict:
             page.mouse.up()
         page.wait_for_function(_SETTLED)
         log = page.evaluate("() => window.__canvasLog")
-        browser.close()
     return stroke_figures(log["strokes"][WARM_UP_STROKES:], log["shown"])
 
 
@@ -230,11 +226,8 @@ def tab_memory(url: str, pid: int) -> dict:
     models load when their tab is first shown, so the memory climbs tab by tab. {} without Chromium."""
     if not Path(CHROMIUM).is_file():
         return {}
-    from playwright.sync_api import sync_playwright
-
     memory = {"before the page": memory_mib(pid)["VmRSS"]}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    with launch_chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
         page.goto(url, wait_until="load")
@@ -246,7 +239,6 @@ def tab_memory(url: str, pid: int) -> dict:
         for name in names[1:]:
             page.get_by_role("tab", name=name, exact=True).click()
             memory[name] = steady_rss(pid)
-        browser.close()
     return memory
 
 

@@ -119,6 +119,18 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-dev-shm-usage"]
 
 
+@contextlib.contextmanager
+def launch_chromium():
+    """Debian's headless Chromium through Playwright (never a downloaded build), closed on exit."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def require_chromium() -> None:
     """Skip the calling test module without Chromium on a developer machine; fail in CI (CI=true), so CI
     can never pass without running the browser tests."""

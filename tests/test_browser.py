@@ -13,14 +13,14 @@ import pytest
 from PIL import Image
 
 from conftest import DATASETS
-from app_harness import (CHROMIUM, CHROMIUM_FLAGS, make_tiny_models, require_chromium, start_app_process,
+from app_harness import (launch_chromium, make_tiny_models, require_chromium, start_app_process,
                          stop_app_process)
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 
 require_chromium()
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,8 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

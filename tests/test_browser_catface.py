@@ -9,14 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from app_harness import CHROMIUM, CHROMIUM_FLAGS, require_chromium, start_app_process, stop_app_process
+from app_harness import launch_chromium, require_chromium, start_app_process, stop_app_process
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 DEFAULT_SKETCH_MODEL = "sketch2catface"
 
 require_chromium()
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 from test_browser import click_tool, photo_pixels, stroke, wait_settled  # noqa: E402
 
@@ -50,14 +49,12 @@ def page(tmp_path_factory):
            "I2I_TORCH_THREADS": "1", "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
     process, url, _ = start_app_process(env, tmp / "app.log")
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, wait_until="load")
             page.wait_for_selector("#sketch-canvas canvas.lc-canvas")
             yield page
-            browser.close()
     finally:
         stop_app_process(process)
 

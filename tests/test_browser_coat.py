@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_harness import (CHROMIUM, CHROMIUM_FLAGS, make_tiny_stargan, require_chromium, start_app_process,
+from app_harness import (launch_chromium, make_tiny_stargan, require_chromium, start_app_process,
                          stop_app_process)
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 
 require_chromium()
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +26,13 @@ def page(tmp_path_factory):
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": "0"}
     process, url, _ = start_app_process(env, tmp / "app.log")
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, wait_until="load")
             page.get_by_role("tab", name="Coat colour (StarGAN)").click()
             page.tmp = tmp
             yield page
-            browser.close()
     finally:
         stop_app_process(process)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_harness import (CHROMIUM, CHROMIUM_FLAGS, make_tiny_models, require_chromium, start_app_process,
+from app_harness import (launch_chromium, make_tiny_models, require_chromium, start_app_process,
                          stop_app_process)
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
@@ -28,7 +28,7 @@ STROKES = [[(0.2, 0.25), (0.5, 0.2), (0.8, 0.3)], [(0.3, 0.5), (0.5, 0.75), (0.7
 
 require_chromium()
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page  # noqa: E402
 
 from test_browser import canvas_state, click_tool, photo_pixels, stroke, wait_settled  # noqa: E402
 
@@ -60,10 +60,8 @@ def app_url(weights):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def open_page(browser, url: str) -> tuple[Page, list[str]]:

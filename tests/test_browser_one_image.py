@@ -3,7 +3,7 @@ with its own edges and their photo; a drawn stroke changes the photo near it; ðŸ
 import numpy as np
 import pytest
 
-from app_harness import (CHROMIUM, CHROMIUM_FLAGS, make_tiny_models, require_chromium, start_app_process,
+from app_harness import (launch_chromium, make_tiny_models, require_chromium, start_app_process,
                          stop_app_process)
 from test_one_image_app import make_one_image_run
 
@@ -12,7 +12,6 @@ CANVAS = "one-image-canvas"
 
 require_chromium()
 
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 from test_browser import click_tool, photo_pixels, stroke, wait_settled  # noqa: E402
 
@@ -28,15 +27,13 @@ def page(tmp_path_factory):
            "I2I_ENABLE_TRAINING": None}
     process, url, _ = start_app_process(env, tmp / "app.log", timeout=240)
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, wait_until="load")
             page.get_by_role("tab", name="One image").click()
             page.wait_for_selector(f"#{CANVAS} canvas.lc-canvas")
             yield page
-            browser.close()
     finally:
         stop_app_process(process)
 
