@@ -131,6 +131,16 @@ def launch_chromium():
             browser.close()
 
 
+@contextlib.contextmanager
+def app_process(env: dict[str, str | None], log_path: Path, timeout: float = 120.0) -> Iterator[str]:
+    """`start_app_process` as a context (`python app.py` in a subprocess): yields its URL, stops it on exit."""
+    process, url, _ = start_app_process(env, log_path, timeout)
+    try:
+        yield url
+    finally:
+        stop_app_process(process)
+
+
 def require_chromium() -> None:
     """Skip the calling test module without Chromium on a developer machine; fail in CI (CI=true), so CI
     can never pass without running the browser tests."""

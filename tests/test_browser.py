@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import DATASETS
-from app_harness import (launch_chromium, make_tiny_models, require_chromium, start_app_process,
-                         stop_app_process)
+from app_harness import app_process, launch_chromium, make_tiny_models, require_chromium
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 
@@ -32,11 +31,8 @@ def app_url(tmp_path_factory):
     env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(tmp / "runs"),
            "I2I_DATA_ROOTS": str(DATASETS), "I2I_TRAIN_THREADS": "1", "I2I_TORCH_THREADS": "1",
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
-    process, url, _ = start_app_process(env, tmp / "app.log")
-    try:
+    with app_process(env, tmp / "app.log") as url:
         yield url
-    finally:
-        stop_app_process(process)
 
 
 @pytest.fixture(scope="module")

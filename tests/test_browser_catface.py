@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from app_harness import launch_chromium, require_chromium, start_app_process, stop_app_process
+from app_harness import app_process, launch_chromium, require_chromium
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 DEFAULT_SKETCH_MODEL = "sketch2catface"
@@ -47,16 +47,13 @@ def page(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser_catface")
     env = {"I2I_WEIGHTS_DIR": None, "I2I_RUNS_DIR": str(tmp / "runs"), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
            "I2I_TORCH_THREADS": "1", "SPACE_ID": None, "I2I_ENABLE_TRAINING": None}
-    process, url, _ = start_app_process(env, tmp / "app.log")
-    try:
+    with app_process(env, tmp / "app.log") as url:
         with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(url, wait_until="load")
             page.wait_for_selector("#sketch-canvas canvas.lc-canvas")
             yield page
-    finally:
-        stop_app_process(process)
 
 
 def test_a_drawn_cat_face_becomes_a_cat_face_photo(page):

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_harness import (launch_chromium, make_tiny_stargan, require_chromium, start_app_process,
-                         stop_app_process)
+from app_harness import app_process, launch_chromium, make_tiny_stargan, require_chromium
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 
@@ -24,8 +23,7 @@ def page(tmp_path_factory):
     make_tiny_stargan(tmp / "weights")
     env = {"I2I_WEIGHTS_DIR": str(tmp / "weights"), "I2I_RUNS_DIR": str(tmp / "runs"), "I2I_TORCH_THREADS": "1",
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": "0"}
-    process, url, _ = start_app_process(env, tmp / "app.log")
-    try:
+    with app_process(env, tmp / "app.log") as url:
         with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             page.set_default_timeout(TIMEOUT_MS)
@@ -33,8 +31,6 @@ def page(tmp_path_factory):
             page.get_by_role("tab", name="Coat colour (StarGAN)").click()
             page.tmp = tmp
             yield page
-    finally:
-        stop_app_process(process)
 
 
 def _number(page, elem_id: str) -> float:

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_harness import (launch_chromium, make_tiny_models, require_chromium, start_app_process,
-                         stop_app_process)
+from app_harness import app_process, launch_chromium, make_tiny_models, require_chromium
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 REPO = Path(__file__).resolve().parents[1]
@@ -51,11 +50,8 @@ def app_url(weights):
     env = {"I2I_WEIGHTS_DIR": str(weights), "I2I_RUNS_DIR": str(tmp / "runs"), "I2I_TORCH_THREADS": "1",
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": None,
            "I2I_BROWSER_INFERENCE": None}
-    process, url, _ = start_app_process(env, tmp / "app.log")
-    try:
+    with app_process(env, tmp / "app.log") as url:
         yield url
-    finally:
-        stop_app_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -226,8 +222,7 @@ def test_with_in_browser_inference_off_the_server_draws_and_the_badge_says_so(br
     env = {"I2I_WEIGHTS_DIR": str(weights), "I2I_RUNS_DIR": str(tmp / "runs_off"), "I2I_TORCH_THREADS": "1",
            "GRADIO_TEMP_DIR": str(tmp / "gradio_off"), "SPACE_ID": None, "I2I_ENABLE_TRAINING": None,
            "I2I_BROWSER_INFERENCE": "0"}
-    process, url, _ = start_app_process(env, tmp / "app_off.log")
-    try:
+    with app_process(env, tmp / "app_off.log") as url:
         page, requests = open_page(browser, url)
         wait_inference(page, "server")
         badge = page.locator("#sketch-canvas .lc-where")
@@ -236,5 +231,3 @@ def test_with_in_browser_inference_off_the_server_draws_and_the_badge_says_so(br
         assert draw_fresh(page)["where"] == "server" and server_calls(requests)
         assert not any("/i2i/" in request for request in requests)
         page.context.close()
-    finally:
-        stop_app_process(process)

@@ -3,8 +3,7 @@ with its own edges and their photo; a drawn stroke changes the photo near it; ðŸ
 import numpy as np
 import pytest
 
-from app_harness import (launch_chromium, make_tiny_models, require_chromium, start_app_process,
-                         stop_app_process)
+from app_harness import app_process, launch_chromium, make_tiny_models, require_chromium
 from test_one_image_app import make_one_image_run
 
 TIMEOUT_MS = 180_000   # generous: the machine may be busy training
@@ -25,8 +24,7 @@ def page(tmp_path_factory):
     env = {"I2I_WEIGHTS_DIR": str(make_tiny_models(tmp / "weights")), "I2I_RUNS_DIR": str(tmp / "runs"),
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "I2I_TORCH_THREADS": "1", "SPACE_ID": None,
            "I2I_ENABLE_TRAINING": None}
-    process, url, _ = start_app_process(env, tmp / "app.log", timeout=240)
-    try:
+    with app_process(env, tmp / "app.log", timeout=240) as url:
         with launch_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
@@ -34,8 +32,6 @@ def page(tmp_path_factory):
             page.get_by_role("tab", name="One image").click()
             page.wait_for_selector(f"#{CANVAS} canvas.lc-canvas")
             yield page
-    finally:
-        stop_app_process(process)
 
 
 def test_drawing_on_the_trained_run_changes_its_photo(page):
