@@ -99,7 +99,8 @@ def stylize(photo, style: str = "", direction: str = "AtoB"):
 
 
 def stylize_ui(photo, style, direction):
-    if photo is None:
+    """The page's handler: without a photo or a style model, the message instead of an error toast."""
+    if photo is None or not style_models():
         return None, None, None, _initial_info()
     return stylize(photo, style, direction)
 

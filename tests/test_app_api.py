@@ -252,6 +252,8 @@ def test_tabs_without_models_show_a_message(server, monkeypatch, tmp_path):
         assert "No sketch model" in sketch.model_info("sketch", None)
         assert "No colorization model" in colorize.caption_table(colorize.sorted_models())
         assert style.stylize_ui(None, None, "AtoB")[3].startswith("**No style")
+        # the example photo's change event on page load: the message, not an error toast
+        assert style.stylize_ui(str(style.STYLE_EXAMPLE), None, "AtoB")[3].startswith("**No style")
         with pytest.raises(gradio.Error, match="no sketch model"):
             sketch.sketch_api(None)
     finally:
