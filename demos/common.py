@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -18,12 +19,21 @@ DEFAULT_MAX_SIDE = 1024   # long side of photos the app works on (larger uploads
 DEFAULT_MAX_UPLOAD_MB = 25   # every upload where training is off
 MAX_UPLOAD_ENV = "I2I_MAX_UPLOAD_MB"
 
+# Gradio recomputes its monitoring summary (a pandas table of up to 10000 past events, for the /monitoring
+# page) after every event unless told otherwise: 1.3 ms per API call after 100 calls, 7.5 ms after 10000,
+# on the event loop's worker threads. Every 100 events is enough for a dashboard (docs/benchmarks.md, #15).
+SERVER_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "100"}
+# PNGs the app writes: zlib level 1 with the run-length strategy, lossless like any PNG. On a 256x256 sketch
+# photo 4.0 ms and 71 kB against level 1's 4.8 ms and 84 kB (level 6: 23 ms, 72 kB); photos within a few %.
+PNG_OPTIONS = {"compress_level": 1, "compress_type": zlib.Z_RLE}
+
 logger = logging.getLogger("demos")
 
 
 def configure_environment() -> None:
-    """The app never needs the network: no analytics, no Hub calls (set before gradio is imported)."""
-    for key, value in OFFLINE_ENV.items():
+    """The app never needs the network: no analytics, no Hub calls; Gradio's monitoring summary is refreshed
+    every 100 events, not after each (set before gradio is imported; a variable already set wins)."""
+    for key, value in {**OFFLINE_ENV, **SERVER_ENV}.items():
         os.environ.setdefault(key, value)
 
 
@@ -43,12 +53,13 @@ def save_pil_to_cache_atomically(img, cache_dir: str, name: str = "image", forma
     Gradio names a cached output by the hash of its bytes, so concurrent requests with identical
     outputs share one path; its in-place rewrite made a download reading that file end short
     (truncated responses under load, see benchmarks/load_sketch.py). A rename never does.
-    PNGs use zlib level 1: 6 ms instead of 28 ms for a 256x256 photo, 14 % more bytes
-    (the largest share of a sketch stroke's round trip after the protocol, docs/benchmarks.md).
+    PNGs use PNG_OPTIONS (zlib level 1, run-length strategy): 4 ms instead of 23 ms (level 6) for a
+    256x256 sketch photo, about as small (the largest share of a sketch stroke's round trip after the
+    protocol, docs/benchmarks.md).
     """
     if format.lower() == "png":
         with io.BytesIO() as buffer:
-            img.save(buffer, "png", pnginfo=processing_utils.get_pil_metadata(img), compress_level=1)
+            img.save(buffer, "png", pnginfo=processing_utils.get_pil_metadata(img), **PNG_OPTIONS)
             data = buffer.getvalue()
     else:
         data = processing_utils.encode_pil_to_bytes(img, format)

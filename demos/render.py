@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .common import PNG_OPTIONS
 from .examples import FACADE_CLASSES
 from .models import ModelEntry, registry
 
@@ -74,7 +75,7 @@ _prune_lock = threading.Lock()
 
 
 def save_png(image: Image.Image | None, stem: str = "result") -> str | None:
-    """Write an image to a PNG in the app's temporary folder (zlib level 1: fast, as for Gradio's own
+    """Write an image to a PNG in the app's temporary folder (PNG_OPTIONS: fast, as for Gradio's own
     outputs); its path, for an image output or a download button. Files older than SAVED_TTL_S go."""
     global _SAVE_DIR
     if image is None:
@@ -87,7 +88,7 @@ def save_png(image: Image.Image | None, stem: str = "result") -> str | None:
     folder = _SAVE_DIR / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.png"
-    image.save(path, format="PNG", compress_level=1)
+    image.save(path, format="PNG", **PNG_OPTIONS)
     return str(path)
 
 

@@ -1,7 +1,13 @@
 """Batched /sketch and /facade (Gradio batch=True, I2I_MAX_BATCH): concurrent API calls answered together,
 each with the photo of its own drawing at its own size; in a batch a bad upload gets no photo instead of
-failing the others, alone it gets its one-line error."""
+failing the others, alone it gets its one-line error. The load generator's HTTP-API client
+(benchmarks/load_sketch.py --client http) gets the same photos; the app's PNGs stay lossless; Gradio's
+monitoring summary is not rebuilt after every call (issue #15's API throughput)."""
+import os
 import threading
+import time
+import zlib
+from pathlib import Path
 
 import gradio
 import numpy as np
@@ -76,3 +82,56 @@ def test_concurrent_api_calls_all_succeed(server):
     for thread in threads:
         thread.join(300)
     assert results == {i: (160 + 8 * i, 128) for i in range(len(paths))}
+
+
+
+def test_http_api_clients_get_the_same_photos(server, tmp_path):
+    """benchmarks/load_sketch.py's `--client http`: Gradio's HTTP API (upload, /gradio_api/call/sketch with a
+    session hash, server-sent events, file route) from 6 concurrent clients; every call gets the PNG a
+    direct call makes (within one level: same-size calls batched together run as one float batch).
+    A bad client kind is refused."""
+    from benchmarks.load_sketch import process_cpu_s, run_load
+    from demos import sketch
+
+    path = Path(drawing(server["tmp"], 11, (200, 150)))
+    cpu = process_cpu_s(os.getpid())
+    result = run_load(server["url"], "/sketch", path, clients=6, calls=3, deadline=time.monotonic() + 120,
+                      downloads=tmp_path / "http", client_kind="http")
+    assert result["errors"] == [] and len(result["latencies"]) == 18, result["errors"][:3]
+    assert process_cpu_s(os.getpid()) > cpu   # the server here is this process: its CPU is counted
+    expected = np.asarray(Image.open(sketch.sketch_api(str(path))), np.int16)
+    photos = sorted((tmp_path / "http").rglob("*.png"))
+    assert len(photos) == 18
+    for photo in photos:
+        with Image.open(photo) as image:
+            assert image.format == "PNG" and image.size == (200, 150)
+            assert np.abs(np.asarray(image, np.int16) - expected).max() <= 1
+    with pytest.raises(ValueError, match="client_kind"):
+        run_load(server["url"], "/sketch", path, 1, 1, time.monotonic() + 5, tmp_path, client_kind="curl")
+
+
+def test_png_options_are_lossless(tmp_path):
+    """The app's PNGs (zlib level 1, run-length strategy) decode to the very pixels written."""
+    from demos.common import PNG_OPTIONS, save_pil_to_cache_atomically
+    from demos.render import save_png
+
+    assert PNG_OPTIONS == {"compress_level": 1, "compress_type": zlib.Z_RLE}
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.integers(-3, 4, (96, 128, 3)), axis=1).clip(0, 255).astype(np.uint8)
+    for image in (Image.fromarray(smooth), Image.fromarray(rng.integers(0, 256, (40, 30, 3), np.uint8))):
+        for path in (save_png(image, "photo"), save_pil_to_cache_atomically(image, str(tmp_path), "photo", "png")):
+            with Image.open(path) as saved:
+                assert saved.format == "PNG"
+                assert np.array_equal(np.asarray(saved.convert("RGB")), np.asarray(image))
+
+
+def test_monitoring_summary_is_not_recomputed_after_every_event(server, monkeypatch):
+    """Gradio rebuilds a pandas table of up to 10000 past events after each event unless
+    GRADIO_ANALYTICS_CACHE_FREQUENCY says otherwise; the app sets every 100 (a value already set wins)."""
+    from demos.common import SERVER_ENV, configure_environment
+
+    every = int(SERVER_ENV["GRADIO_ANALYTICS_CACHE_FREQUENCY"])
+    assert every > 1 and server["demo"]._queue.ANAYLTICS_CACHE_FREQUENCY == every
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "7")
+    configure_environment()
+    assert os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"] == "7"
