@@ -52,6 +52,7 @@ HELP = {
     "temperature": "classification: temperature of the annealed-mean decoding (paper: 0.38; 1: the mean)",
     "nz": "pix2pix/colorization: noise channels z broadcast and concatenated to the input (0: none)",
     "lambda_ms": "with --nz: weight of the mode-seeking term that keeps samples of one input apart (e.g. 1)",
+    "ms_pool": "with --lambda_ms: compare samples averaged over KxK blocks, so pixel-level stripes earn no diversity",
     "single_pair": "pix2pix from one photo (DeepSIM; docs/one_image.md): the photo's path, instead of --dataroot",
     "primitive": "with --single_pair: the photo's primitive, a label map or drawing of it (default: its edges)",
     "primitive_edges": "with --primitive: also feed the photo's edges, as a 4th input channel",

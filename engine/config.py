@@ -206,6 +206,7 @@ class TrainConfig:
     temperature: float = DEFAULT_TEMPERATURE  # classification: annealed-mean temperature of the decoding
     nz: int = 0  # pix2pix/colorization: noise channels concatenated to the input (0: none)
     lambda_ms: float = 0.0  # with nz: weight of the mode-seeking diversity term (Mao et al. 2019); 0: off
+    ms_pool: int = 1  # mode seeking on outputs averaged over ms_pool x ms_pool blocks (1: per pixel, as Mao et al.)
     lambda_A: float = 10.0
     lambda_B: float = 10.0
     lambda_identity: float = 0.5
@@ -293,7 +294,8 @@ class TrainConfig:
                 (self.nz >= 0 and (self.nz == 0 or self.model in ("pix2pix", "colorization")),
                  f"nz (noise channels) is a non-negative number for pix2pix and colorization, got {self.nz}"),
                 (self.lambda_ms >= 0 and (self.lambda_ms == 0 or self.nz > 0),
-                 "lambda_ms (mode seeking) needs noise channels (--nz) and must be >= 0")]
+                 "lambda_ms (mode seeking) needs noise channels (--nz) and must be >= 0"),
+                (self.ms_pool >= 1, f"ms_pool must be at least 1, got {self.ms_pool}")]
 
     def _stargan_checks(self) -> list[tuple[bool, str]]:
         domains = self.domain_list
@@ -354,7 +356,7 @@ class TrainConfig:
                           "primitive_edges": self.primitive_edges, "augment": self.augment,
                           "tps_grid": self.tps_grid, "tps_strength": self.tps_strength} if self.single_pair else {}),
                       **({"rebalance": self.rebalance} if self.colorization_loss == "classification" else {}),
-                      **({"lambda_ms": self.lambda_ms} if self.nz else {}),
+                      **({"lambda_ms": self.lambda_ms, "ms_pool": self.ms_pool} if self.nz else {}),
                       **({"labels_csv": self.labels_csv, "lambda_cls": self.lambda_cls, "lambda_rec": self.lambda_rec,
                           "lambda_gp": self.lambda_gp, "n_critic": self.n_critic} if self.model == "stargan" else {})})
 

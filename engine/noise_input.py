@@ -6,6 +6,7 @@ Generative Adversarial Networks", 2019) one input gets several different answers
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -15,8 +16,14 @@ def broadcast_noise(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def mode_seeking_term(fake_1: torch.Tensor, fake_2: torch.Tensor, z_1: torch.Tensor, z_2: torch.Tensor,
-                      eps: float = 1e-5) -> torch.Tensor:
-    """Mao et al.'s regulariser, to minimise: 1 / (mean|G(x, z1) - G(x, z2)| / mean|z1 - z2| + eps)."""
+                      eps: float = 1e-5, pool: int = 1) -> torch.Tensor:
+    """Mao et al.'s regulariser, to minimise: 1 / (mean|G(x, z1) - G(x, z2)| / mean|z1 - z2| + eps).
+
+    pool > 1 compares the two outputs averaged over pool x pool blocks: differences finer than a block
+    (pixel stripes, a 2-pixel grid) then earn no diversity, only different colours of regions do.
+    """
+    if pool > 1:
+        fake_1, fake_2 = F.avg_pool2d(fake_1.float(), pool, ceil_mode=True), F.avg_pool2d(fake_2.float(), pool, ceil_mode=True)
     ratio = (fake_1.float() - fake_2.float()).abs().mean() / (z_1 - z_2).abs().mean()
     return 1.0 / (ratio + eps)
 

@@ -493,6 +493,7 @@ class Trainer:
             return (f"| objective | rebalanced cross-entropy over the ab bins of the sRGB gamut (rebalancing "
                     f"lambda {cfg.rebalance}), annealed-mean decoding at T {cfg.temperature} |")
         noise = (f", noise nz {cfg.nz}" + (f" with mode seeking x {cfg.lambda_ms}" if cfg.lambda_ms else "")
+                 + (f" on {cfg.ms_pool}x{cfg.ms_pool} block means" if cfg.lambda_ms and cfg.ms_pool > 1 else "")
                  if cfg.nz else "")
         return f"| objective | gan_mode {cfg.gan_mode}, {cfg.regression} x {cfg.lambda_L1}{noise} |"
 

@@ -127,4 +127,10 @@ def test_noise_input_and_diversity_helpers():
     near = mode_seeking_term(torch.zeros(1, 2, 4, 4), torch.full((1, 2, 4, 4), 0.1), torch.zeros(1, 2),
                              torch.ones(1, 2))
     assert float(far) < float(near)
+    stripes = torch.zeros(1, 2, 4, 4)
+    stripes[..., ::2, :] = 1.0                                  # rows alternate: differs per pixel, not per block
+    z_1, z_2 = torch.zeros(1, 2), torch.ones(1, 2)
+    assert float(mode_seeking_term(torch.zeros(1, 2, 4, 4), stripes, z_1, z_2)) == pytest.approx(1.0 / 0.5, rel=1e-3)
+    pooled = mode_seeking_term(torch.full((1, 2, 4, 4), 0.5), stripes, z_1, z_2, pool=2)
+    assert float(pooled) > 1e4                                   # the same mean colour per 2x2 block: no credit
 

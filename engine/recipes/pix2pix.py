@@ -61,7 +61,8 @@ class Pix2PixRecipe(Recipe):
                 loss_g = loss_g + loss_g_gan
                 losses["G_GAN"] = loss_g_gan
             if self.cfg.lambda_ms > 0:
-                losses["G_MS"] = self.cfg.lambda_ms * mode_seeking_term(fake_b[:n], fake_b[n:], z[:n], z[n:])
+                losses["G_MS"] = self.cfg.lambda_ms * mode_seeking_term(fake_b[:n], fake_b[n:], z[:n], z[n:],
+                                                                        pool=self.cfg.ms_pool)
                 loss_g = loss_g + losses["G_MS"]
         self.precision.backward(loss_g)
         self.precision.step(opt_g)
