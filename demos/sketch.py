@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 
@@ -123,14 +124,20 @@ def _batch(prepare, sources: list, models: list) -> list[list]:
     return [photos]
 
 
+# /sketch and /facade run on this one thread, whichever of Gradio's worker threads takes the call: each new
+# thread that allocates gets its own glibc malloc arena, and batches' large tensors left fragmented in many
+# arenas grew the server by 100-200 MiB per 150 batched calls (docs/benchmarks.md, #15).
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketch")
+
+
 def sketch_batch(drawings: list, models: list) -> list[list]:
     """/sketch for a batch of calls (drawings and model names, one per call)."""
-    return _batch(sketch_input, drawings, models)
+    return _WORKER.submit(_batch, sketch_input, drawings, models).result()
 
 
 def facade_batch(labels: list, models: list) -> list[list]:
     """/facade for a batch of calls (label maps and model names, one per call)."""
-    return _batch(facade_input, labels, models)
+    return _WORKER.submit(_batch, facade_input, labels, models).result()
 
 
 def random_sketch(model_name=None):

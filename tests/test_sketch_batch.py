@@ -135,3 +135,26 @@ def test_monitoring_summary_is_not_recomputed_after_every_event(server, monkeypa
     monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "7")
     configure_environment()
     assert os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"] == "7"
+
+
+def test_calls_run_on_one_thread_whichever_thread_takes_them(server, monkeypatch):
+    """/sketch and /facade run on one worker thread of their own (one malloc arena for the batches' large
+    tensors: memory stays flat under load), whichever of Gradio's threads takes the call."""
+    from demos import sketch
+
+    seen, original = [], sketch.sketch_input
+
+    def recording(source, model=""):
+        seen.append(threading.get_ident())
+        return original(source, model)
+
+    monkeypatch.setattr(sketch, "sketch_input", recording)
+    path = drawing(server["tmp"], 3, (128, 128))
+    callers = [threading.Thread(target=sketch.sketch_api, args=(path,)) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(60)
+    sketch.sketch_api(path)
+    assert len(seen) == 4 and len(set(seen)) == 1
+    assert threading.get_ident() not in seen and seen[0] not in {caller.ident for caller in callers}
