@@ -19,8 +19,11 @@ from .render import network_size, save_png, snap_labels
 CANVAS = 512
 PEN = 8   # px on the 512 canvas: 2 px at the sketch models' 128, the middle of the widths they learned
 FIRST_EXAMPLE_SEED = 1   # the drawing the Sketch tab opens with (a cat face for a cat model)
-# Queued /sketch or /facade calls answered together ($I2I_MAX_BATCH). Default 1: on the 2-core CPU, batches
-# of 8 gave fewer calls/s and more memory (docs/benchmarks.md); a GPU or a larger model may gain from them.
+# Queued /sketch or /facade calls answered together ($I2I_MAX_BATCH). Default 1 (each call alone, photos exactly
+# as before). On the idle 2-core CPU, 30 HTTP-API clients got 21.1 calls/s with batches of 8 against 16.5 alone,
+# memory flat either way; a batched photo can differ from the lone one by one 8-bit level in a few pixels
+# (float batch arithmetic). Batches of 8 gave more memory only while calls spread over many threads (fixed
+# by _WORKER below); see docs/benchmarks.md (#15).
 _MAX_BATCH = os.environ.get("I2I_MAX_BATCH", "").strip()
 BATCH = int(_MAX_BATCH) if _MAX_BATCH.isdigit() and int(_MAX_BATCH) > 0 else 1
 
