@@ -447,6 +447,9 @@ class Trainer:
                 "precision": self.precision.name, "world_size": self.world, "dataset_size": len(self.dataset),
                 "command": self.command or "", "last_losses": self.last_losses}
 
+    def _loss_kind(self) -> str:
+        return "classification" if self.cfg.colorization_loss == "classification" else "regression"
+
     def model_card(self, config, step: int, elapsed: float) -> str:
         cfg = self.cfg
         lines = [
@@ -455,7 +458,7 @@ class Trainer:
             "| | |", "|---|---|",
             f"| task | {cfg.model} ({config.input_kind} -> {config.output_kind}) |",
             f"| generator | {cfg.netG}, ngf {cfg.ngf}, norm {cfg.norm}, dropout {not cfg.no_dropout} |",
-            f"| discriminator | {config.netD or 'none (regression only)'}"
+            f"| discriminator | {config.netD or f'none ({self._loss_kind()} only)'}"
             + (f", receptive field {config.receptive_field}x{config.receptive_field}" if config.netD else "") + " |",
             self._objective_row(),
             self._data_row(),
