@@ -23,6 +23,8 @@ HELP = {
               "strokes of random width, dropped strokes and warps -> photo; see docs/edges.md) or gray",
     "upsample": "generator decoder: transpose (the reference's; its checkpoints), nearest or bilinear "
                 "(resize then 3x3 conv: no checkerboard)",
+    "unet_padding": "U-Net conv padding: zeros (the reference's) or reflect (with --upsample nearest|bilinear: "
+                    "no frames or rings from maps that are constant over the image, e.g. a noise input --nz)",
     "sketch_outline": "with --derive drawn on aligned faces: the share of training sketches that also get a "
                       "drawn head outline with two ears (0-1; e.g. 0.5 for catfaces)",
     "sketch_features": "with --derive drawn on aligned faces: the share of training sketches that also get "

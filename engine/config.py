@@ -57,6 +57,7 @@ class ModelConfig:
     crop_size: int = 256
     preprocess: str = "resize_and_crop"
     upsample: str = "transpose"
+    unet_padding: str = "zeros"
     spectral_norm: bool = False
     thin_drawings: bool = True
     domains: list[str] = field(default_factory=list)
@@ -116,8 +117,9 @@ class ModelConfig:
             return ABClassifier(features, 2 * self.ngf, self.temperature)
         if self.nz:
             return NoiseInputGenerator(define_G(inp + self.nz, out, self.ngf, self.netG, self.norm, self.use_dropout,
-                                                upsample=self.upsample), self.nz)
-        return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout, upsample=self.upsample)
+                                                upsample=self.upsample, unet_padding=self.unet_padding), self.nz)
+        return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout, upsample=self.upsample,
+                        unet_padding=self.unet_padding)
 
     def build_discriminator(self, name: str = "D") -> nn.Module:
         """Conditional D(x, y) for pix2pix/colorization; D_A judges domain B images, D_B domain A (as the reference)."""
@@ -187,6 +189,7 @@ class TrainConfig:
     netG: str = "unet_256"
     ngf: int = 64
     upsample: str = "transpose"  # generator decoder: transpose (reference), nearest or bilinear resize-conv
+    unet_padding: str = "zeros"  # U-Net conv padding: zeros (reference) or reflect (needs a resize-conv decoder)
     ema_decay: float = 0.0  # > 0: exported generator weights are this exponential moving average
     netD: str = "basic"  # "none": no discriminator, pure regression
     ndf: int = 64
@@ -267,6 +270,8 @@ class TrainConfig:
             (self.derive in (None, "edges", "drawn", "gray"),
              f"derive must be edges, drawn or gray, got {self.derive!r}"),
             (self.upsample in UPSAMPLINGS, f"upsample must be one of {', '.join(UPSAMPLINGS)}, got {self.upsample!r}"),
+            (self.unet_padding == "zeros" or (self.unet_padding == "reflect" and self.upsample != "transpose"),
+             f"unet_padding must be zeros, or reflect with --upsample nearest|bilinear; got {self.unet_padding!r}"),
             (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (0 <= self.sketch_outline <= 1, f"sketch_outline must be in [0, 1], got {self.sketch_outline}"),
             (0 <= self.sketch_features <= 1, f"sketch_features must be in [0, 1], got {self.sketch_features}"),
@@ -345,7 +350,8 @@ class TrainConfig:
             direction=self.direction, input_kind=input_kind,
             color_space="lab" if self.model == "colorization" else "rgb",
             load_size=self.load_size, crop_size=self.crop_size, preprocess=self.preprocess,
-            upsample=self.upsample, spectral_norm=self.spectral_norm, thin_drawings=self.derive != "drawn",
+            upsample=self.upsample, unet_padding=self.unet_padding, spectral_norm=self.spectral_norm,
+            thin_drawings=self.derive != "drawn",
             colorization_loss=self.colorization_loss, temperature=self.temperature, nz=self.nz,
             name=self.name, description=self.description,
             training={"gan_mode": self.gan_mode, "derive": self.derive, "dataroot": self.dataroot,

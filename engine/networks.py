@@ -19,6 +19,7 @@ NORMS = ("batch", "instance", "none")
 GENERATORS = ("unet_128", "unet_256", "unet_<N>", "resnet_6blocks", "resnet_9blocks", "resnet_<N>blocks")
 DISCRIMINATORS = ("basic", "n_layers", "pixel")
 UPSAMPLINGS = ("transpose", "nearest", "bilinear")
+UNET_PADDINGS = ("zeros", "reflect")
 
 
 def norm_layer_factory(norm: str):
@@ -41,11 +42,12 @@ def check_upsample(upsample: str) -> None:
         raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(UPSAMPLINGS)}")
 
 
-def resize_conv(in_nc: int, out_nc: int, mode: str, bias: bool = True) -> nn.Sequential:
+def resize_conv(in_nc: int, out_nc: int, mode: str, bias: bool = True, padding_mode: str = "zeros") -> nn.Sequential:
     """x2 upsampling by resize then 3x3 conv (Odena et al., "Deconvolution and Checkerboard Artifacts"):
     every output pixel sees the same number of input pixels, so no transposed-conv grid."""
     resize = nn.Upsample(scale_factor=2, mode=mode, align_corners=False if mode == "bilinear" else None)
-    return nn.Sequential(resize, nn.Conv2d(in_nc, out_nc, kernel_size=3, padding=1, bias=bias))
+    return nn.Sequential(resize, nn.Conv2d(in_nc, out_nc, kernel_size=3, padding=1, bias=bias,
+                                           padding_mode=padding_mode))
 
 
 class ResnetBlock(nn.Module):
@@ -137,19 +139,23 @@ class UnetSkipConnectionBlock(nn.Module):
     """One U-Net level: down conv, the inner submodule, up conv, and the skip concatenation."""
 
     def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
-                 norm="batch", use_dropout=False, upsample="transpose", tanh=True):
+                 norm="batch", use_dropout=False, upsample="transpose", tanh=True, padding="zeros"):
         super().__init__()
         check_upsample(upsample)
+        if padding not in UNET_PADDINGS or (padding == "reflect" and upsample == "transpose"):
+            raise ValueError(f"U-Net padding must be one of {', '.join(UNET_PADDINGS)} (reflect needs a resize-conv "
+                             f"decoder), got {padding!r} with upsample {upsample!r}")
         self.outermost = outermost
         make_norm, use_bias = norm_layer_factory(norm)
 
         def up_layer(in_nc, bias=use_bias):
             if upsample == "transpose":
                 return UpConv(in_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=bias)
-            return resize_conv(in_nc, outer_nc, upsample, bias=bias)
+            return resize_conv(in_nc, outer_nc, upsample, bias=bias, padding_mode=padding)
 
         input_nc = outer_nc if input_nc is None else input_nc
-        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias,
+                             padding_mode=padding)
         downrelu = nn.LeakyReLU(0.2, True)
         uprelu = nn.ReLU(True)
         if outermost:
@@ -172,14 +178,18 @@ class UnetSkipConnectionBlock(nn.Module):
 
 
 class UnetGenerator(nn.Module):
-    """U-Net with `num_downs` stride-2 levels; unet_256 has 8 (1x1 bottleneck at 256x256)."""
+    """U-Net with `num_downs` stride-2 levels; unet_256 has 8 (1x1 bottleneck at 256x256).
+
+    padding "reflect" (with a resize-conv decoder) pads every conv by reflection instead of zeros: a map
+    that is constant over the image, such as a broadcast noise input, then shows no border, where zero
+    padding draws frames that the following layers echo inward as rings."""
 
     def __init__(self, input_nc, output_nc, num_downs, ngf=64, norm="batch", use_dropout=False,
-                 upsample="transpose", tanh=True):
+                 upsample="transpose", tanh=True, padding="zeros"):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"a U-Net needs at least 5 downsamplings, got {num_downs}")
-        level = dict(norm=norm, upsample=upsample)
+        level = dict(norm=norm, upsample=upsample, padding=padding)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **level)
         for _ in range(num_downs - 5):
             block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **level)
@@ -365,12 +375,13 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "batch", use_dropout: bool = False,
              init_type: str = "normal", init_gain: float = 0.02, upsample: str = "transpose",
-             tanh: bool = True) -> nn.Module:
+             tanh: bool = True, unet_padding: str = "zeros") -> nn.Module:
     """Build a generator by the reference's names: unet_128, unet_256, unet_<N>, resnet_6blocks, resnet_9blocks.
 
     `upsample` "transpose" is the reference's decoder (its checkpoints load key for key); "nearest" or
     "bilinear" resize then convolve, which avoids checkerboard artifacts (new keys). `tanh=False` leaves
-    the last layer linear (features for a classification head)."""
+    the last layer linear (features for a classification head). `unet_padding` "reflect": see UnetGenerator
+    (ResNet generators pad by reflection already)."""
     if m := re.fullmatch(r"resnet_(\d+)blocks", netG):
         net = ResnetGenerator(input_nc, output_nc, ngf, norm=norm, use_dropout=use_dropout, n_blocks=int(m[1]),
                               upsample=upsample, tanh=tanh)
@@ -380,7 +391,7 @@ def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = "ba
         if n not in (128, 256) and not 5 <= n <= 12:
             raise ValueError(f"unet_{n}: use unet_128, unet_256 or unet_<downsamplings 5..12>")
         net = UnetGenerator(input_nc, output_nc, num_downs, ngf, norm=norm, use_dropout=use_dropout,
-                            upsample=upsample, tanh=tanh)
+                            upsample=upsample, tanh=tanh, padding=unet_padding)
     else:
         raise ValueError(f"unknown generator {netG!r}; choose one of {', '.join(GENERATORS)}")
     return init_weights(net, init_type, init_gain)

@@ -134,3 +134,20 @@ def test_noise_input_and_diversity_helpers():
     pooled = mode_seeking_term(torch.full((1, 2, 4, 4), 0.5), stripes, z_1, z_2, pool=2)
     assert float(pooled) > 1e4                                   # the same mean colour per 2x2 block: no credit
 
+
+
+def test_reflect_padded_unet_draws_no_rings_from_a_constant_input():
+    """A U-Net fed a constant map: zero padding makes its output vary near the borders, reflect does not."""
+    from engine.networks import define_G
+    torch.manual_seed(0)
+    constant = torch.full((1, 3, 128, 128), 0.7)
+    spread = {}
+    for padding in ("zeros", "reflect"):
+        net = define_G(3, 2, 8, "unet_128", norm="none", upsample="nearest", unet_padding=padding).eval()
+        with torch.no_grad():
+            spread[padding] = float(net(constant).std(dim=(2, 3)).max())   # over the image, per channel
+    assert spread["reflect"] < 1e-5 < spread["zeros"]
+    with pytest.raises(ValueError, match="reflect"):
+        define_G(3, 2, 8, "unet_128", upsample="transpose", unet_padding="reflect")
+    with pytest.raises(ValueError, match="unet_padding"):
+        TrainConfig(model="colorization", unet_padding="reflect", max_steps=1)   # transpose decoder
