@@ -8,7 +8,7 @@
 #   DEVICE=cuda FULL=1 bash scripts/train_embedded.sh sketch2catface   full-size version on a GPU
 #
 # MODEL: sketch2catface studio_facades colorize (the five colorizers) colorize_classification colorize_samples
-#        studio_monet2photo studio_horse2zebra
+#        catcoats studio_monet2photo studio_horse2zebra
 # CPU recipes are sized for this project's 2-core machine (each model card gives the measured time);
 # FULL=1 switches to the papers' sizes (256 px, ngf 64, the reference's epoch schedule).
 set -euo pipefail
@@ -89,25 +89,39 @@ colorize() {
   done
 }
 
-# Zhang et al.'s colorization as classification over ab bins, on the colorizers' photo mix and recipe
+# Zhang et al.'s colorization as classification over ab bins, on the colorizers' photo mix and recipe; it needs twice
+# their steps (at 6000 its distributions are still one broad bump around a warm grey)
 colorize_classification() {
   $PY scripts/photo_mix.py --shared "$DATA" --out runs/data/photo_mix
-  train colorize_classification 6000 --model colorization --colorization_loss classification \
+  train colorize_classification 12000 --model colorization --colorization_loss classification \
       --dataroot runs/data/photo_mix/train --netG "$NET128" --ngf "${NGF:-16}" "${SIZE[@]}" --upsample nearest \
       --ema_decay 0.999 --sample_every 2000 --netD none \
       --description "Colorization (L -> ab) of landscapes, cats, cat faces, horses, zebras and facades as classification over ab bins (Zhang et al.): rebalanced cross-entropy, annealed-mean decoding at T 0.38."
   publish colorize_classification runs/data/photo_mix
 }
 
-# a colorizer with a noise input z and the mode-seeking term: several answers per photo (small: 64 px)
+# a colorizer with a noise input z and the mode-seeking term: several answers per photo, at the colorizers' 128 px
 colorize_samples() {
   $PY scripts/photo_mix.py --shared "$DATA" --out runs/data/photo_mix
-  train colorize_samples 2000 --model colorization --nz 8 --lambda_ms 1 --lambda_L1 10 \
-      --dataroot runs/data/photo_mix/train --netG unet_6 --ngf "${NGF:-16}" --ndf "$NDF" --load_size 72 \
-      --crop_size 64 --upsample nearest --ema_decay 0.999 --sample_every 1000 --netD basic \
-      --description "Colorization (L -> ab) with a noise input: z (8 numbers) broadcast and concatenated to L, L1 x 10 + cGAN (70x70 PatchGAN) + mode seeking, so one photo gets several colorings; small (64 px) for the CPU."
+  train colorize_samples 3000 --model colorization --nz 8 --lambda_ms 1 --ms_pool 8 --lambda_L1 10 \
+      --dataroot runs/data/photo_mix/train --netG "$NET128" --ngf "${NGF:-16}" --ndf "$NDF" "${SIZE[@]}" \
+      --upsample nearest --ema_decay 0.999 --sample_every 1000 --netD basic \
+      --description "Colorization (L -> ab) with a noise input: z (8 numbers) broadcast and concatenated to L, L1 x 10 + cGAN (70x70 PatchGAN) + mode seeking x 1 on 8x8 block means, so one photo gets several colorings."
   publish colorize_samples runs/data/photo_mix --no_discriminators
-  $PY -m engine diversity --model_dir weights/colorize_samples --dataroot runs/data/photo_mix --size 128 --net_size 64
+  $PY -m engine diversity --model_dir weights/colorize_samples --dataroot runs/data/photo_mix --size 128
+}
+
+# StarGAN: one generator for the four coat colours of catfaces (coats.csv), judged by the coat classifier
+catcoats() {
+  local classifier=benchmarks/coat_classifier.safetensors
+  [ -f "$classifier" ] || $PY -m engine train-classifier --dataroot "$DATA/catfaces" --out "$classifier"
+  train catcoats 6000 --model stargan --dataroot "$DATA/catfaces" --netG resnet_6blocks --ngf "${NGF:-32}" \
+      --norm instance --no_dropout --upsample nearest --ndf "${NGF:-16}" "${SIZE[@]}" --batch_size 4 --lr 0.0001 \
+      --n_critic 2 --ema_decay 0.999 --save_every 250 --sample_every 500 \
+      --description "Cat coat colour (black, ginger, grey/tabby, white) on aligned cat faces, one generator for all four (StarGAN)."
+  $PY -m engine export runs/catcoats/model --out weights/catcoats --half --no_discriminators
+  $PY -m engine evaluate --model_dir weights/catcoats --dataroot "$DATA/catfaces" --classifier "$classifier" --write_card
+  $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/catcoats', title='Cat coat colour (StarGAN, ours)', license='Trained by this project\\'s engine on catfaces/train (1598 aligned cat-face crops with coats.csv labels; research data, not redistributed). Weights: this project.')"
 }
 
 # cyclegan RUN NAME STEPS DATA DESCRIPTION: a small CycleGAN (resnet_6blocks, LSGAN), exported as weights/NAME
@@ -133,13 +147,13 @@ studio_horse2zebra() {
 
 MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize colorize_classification colorize_samples
-                                   studio_monet2photo studio_horse2zebra)
+                                   catcoats studio_monet2photo studio_horse2zebra)
 for model in "${MODELS[@]}"; do
   case "$model" in
-    sketch2catface|studio_facades|colorize|colorize_classification|colorize_samples|studio_monet2photo|\
-    studio_horse2zebra) "$model" ;;
+    sketch2catface|studio_facades|colorize|colorize_classification|colorize_samples|catcoats|\
+    studio_monet2photo|studio_horse2zebra) "$model" ;;
     *) echo "unknown model $model (known: sketch2catface studio_facades colorize colorize_classification" \
-            "colorize_samples studio_monet2photo studio_horse2zebra)" >&2
+            "colorize_samples catcoats studio_monet2photo studio_horse2zebra)" >&2
        exit 2 ;;
   esac
 done
