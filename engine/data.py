@@ -90,6 +90,18 @@ def check_transform_options(preprocess: str, load_size: int, crop_size: int) -> 
                          f"with preprocess={preprocess!r}")
 
 
+def face_frame(size: tuple[int, int], params: TransformParams) -> tuple[int, int, int, int] | None:
+    """(left, top, width, height) of the whole (resized) image in the coordinates of its transformed crop,
+    mirrored with a flip; None without a crop (the transformed image is the whole image)."""
+    if params.crop_pos is None:
+        return None
+    width, height = params.resize or size
+    left, top = -params.crop_pos[0], -params.crop_pos[1]
+    if params.flip:
+        left = params.crop_size - (left + width)
+    return left, top, width, height
+
+
 def get_params(size: tuple[int, int], preprocess: str, load_size: int, crop_size: int, no_flip: bool,
                rng: random.Random) -> TransformParams:
     """Draw the transform for an image of `size` (width, height), as the reference's get_params:
@@ -324,9 +336,10 @@ class DerivedPairDataset(ImageFolderDataset):
         photo = self.open(path)
         params = self.draw_params(photo.size)
         if self.derive == "drawn":   # drawn on the cropped photo: stroke widths stay as drawn
+            frame = face_frame(photo.size, params)
             photo = apply_transform(photo, params)
             derived = random_drawing(np.asarray(photo), self.rng, outline_share=self.sketch_outline,
-                                     features_share=self.sketch_features)
+                                     features_share=self.sketch_features, face_frame=frame)
         else:                        # derived at full size, then transformed with the photo
             derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
             derived, photo = apply_transform(derived, params), apply_transform(photo, params)

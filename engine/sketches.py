@@ -163,11 +163,27 @@ def face_features(width: int, height: int, rng: random.Random) -> np.ndarray:
     return mask > 0
 
 
+def in_frame(draw, width: int, height: int, frame: tuple[int, int, int, int] | None,
+             rng: random.Random) -> np.ndarray:
+    """`draw(w, h, rng)` (a face-aligned mask such as `head_outline`) drawn in `frame` = (left, top, w, h),
+    where the whole aligned face lies in a width x height crop of it (None: the crop is the face)."""
+    if frame is None:
+        return draw(width, height, rng)
+    left, top, w, h = frame
+    whole = draw(w, h, rng)
+    mask = np.zeros((height, width), bool)
+    y0, x0, y1, x1 = max(0, top), max(0, left), min(height, top + h), min(width, left + w)
+    if y1 > y0 and x1 > x0:
+        mask[y0:y1, x0:x1] = whole[y0 - top:y1 - top, x0 - left:x1 - left]
+    return mask
+
+
 def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0.0,
-                   features_share: float = 0.0) -> Image.Image:
+                   features_share: float = 0.0, face_frame: tuple[int, int, int, int] | None = None) -> Image.Image:
     """A drawn-looking sketch (mode L) of an HxWx3 uint8 photo, at a random level of detail; with
     probability `outline_share` (aligned faces) a drawn head outline is added, with probability
-    `features_share` drawn eyes, nose, mouth and whiskers (`face_features`)."""
+    `features_share` drawn eyes, nose, mouth and whiskers (`face_features`). `face_frame`: where the
+    whole aligned face lies when `rgb` is a random crop of it (`in_frame`), so those follow the face."""
     scale = min(rgb.shape[:2]) / REFERENCE_SIDE
     warped = tps_warp(rgb, WARP_GRID, WARP_STRENGTH, rng)
     if rng.random() < CONTOUR_SHARE:
@@ -176,9 +192,9 @@ def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0
         min_length = max(2, round(rng.randint(*MIN_LENGTH_RANGE) * scale))
         lines = dog_lines(warped, rng.uniform(*SIGMA_RANGE) * scale, rng.uniform(*PERCENTILE_RANGE), min_length)
     if outline_share > 0 and rng.random() < outline_share:
-        lines = lines | head_outline(rgb.shape[1], rgb.shape[0], rng)
+        lines = lines | in_frame(head_outline, rgb.shape[1], rgb.shape[0], face_frame, rng)
     if features_share > 0 and rng.random() < features_share:
-        lines = lines | face_features(rgb.shape[1], rgb.shape[0], rng)
+        lines = lines | in_frame(face_features, rgb.shape[1], rgb.shape[0], face_frame, rng)
     lines = drop_strokes(lines, rng.uniform(*DROP_RANGE), rng)
     width = max(1, round(rng.choices(WIDTHS, WIDTH_WEIGHTS)[0] * scale))
     return Image.fromarray(np.where(draw_width(lines, width), 0, 255).astype(np.uint8))

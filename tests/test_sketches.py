@@ -124,3 +124,19 @@ def test_features_share_adds_features_only_when_asked():
                 for s in range(12)]
     assert not any(eye_drawn(outline_share=1.0))
     assert sum(eye_drawn(outline_share=1.0, features_share=1.0)) >= 10
+
+
+def test_outline_follows_the_face_in_a_random_crop():
+    """The drawn head outline of a cropped aligned face is the whole face's outline, cropped with it."""
+    from engine.data import TransformParams, face_frame
+    from engine.sketches import head_outline, in_frame
+    whole = head_outline(171, 171, random.Random(3))
+    params = TransformParams(resize=(171, 171), crop_pos=(30, 12), crop_size=128, flip=False)
+    frame = face_frame((256, 256), params)
+    assert frame == (-30, -12, 171, 171)
+    cropped = in_frame(head_outline, 128, 128, frame, random.Random(3))
+    assert np.array_equal(cropped, whole[12:140, 30:158])
+    assert cropped.any() and not np.array_equal(cropped, head_outline(128, 128, random.Random(3)))
+    flipped = face_frame((256, 256), TransformParams(resize=(171, 171), crop_pos=(30, 12), crop_size=128, flip=True))
+    assert flipped == (128 - 171 + 30, -12, 171, 171)
+    assert face_frame((256, 256), TransformParams(resize=None, crop_pos=None, crop_size=256, flip=False)) is None
