@@ -2,13 +2,12 @@
 grey/tabby, white) and the round trips G(G(x, c), own coat) back to the cat's own coat."""
 from __future__ import annotations
 
-import math
 
 import gradio as gr
 
 from .coat_images import (EXAMPLE_FRAMING, MAX_ZOOM, Recoloring, centre_from_click, coat_label, crop_preview,
                           preview_size, recolor_crop, square_crop)
-from .common import guarded, max_side, open_photo, user_error
+from .common import checked_number, guarded, max_side, open_photo, user_error
 from .first_view import ASSETS, first_view
 from .models import ModelEntry, picker, registry
 from .settings import weights_dir
@@ -50,18 +49,8 @@ def coat_models() -> list[ModelEntry]:
     return registry.models("coat")
 
 
-def _number(value, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise user_error(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise user_error(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
 def _framing(zoom, centre_x, centre_y) -> tuple[float, float, float]:
-    return _number(zoom, "zoom"), _number(centre_x, "centre_x"), _number(centre_y, "centre_y")
+    return checked_number(zoom, "zoom"), checked_number(centre_x, "centre_x"), checked_number(centre_y, "centre_y")
 
 
 def _source(coat: str | None, domains: list[str]) -> str | None:

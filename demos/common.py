@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import math
 import os
 import tempfile
 import zlib
@@ -125,6 +126,22 @@ def one_line(message: object) -> str:
 def user_error(message: object) -> gr.Error:
     """A gr.Error with a one-line message and no traceback in the client."""
     return gr.Error(one_line(message), print_exception=False)
+
+
+def checked_number(value, name: str, lo: float = -math.inf, hi: float = math.inf, *, integer: bool = False) -> float:
+    """An API argument as a finite number in [lo, hi] (an int if `integer`), else a one-line error."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise user_error(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or not lo <= number <= hi or (integer and number != int(number)):
+        def bound(x: float) -> str:
+            return str(int(x)) if integer and math.isfinite(x) else f"{x:g}"
+        bounded = math.isfinite(lo) or math.isfinite(hi)
+        kind = "a whole number" if integer else "a number" if bounded else "a finite number"
+        raise user_error(f"{name} must be {kind}" + (f" in [{bound(lo)}, {bound(hi)}]" if bounded else "")
+                         + f", got {value!r}")
+    return int(number) if integer else number
 
 
 def guarded(fn: Callable) -> Callable:

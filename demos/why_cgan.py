@@ -2,12 +2,11 @@
 a Gaussian, a categorical and a conditional GAN each predict for it (trained live by engine.train_toy)."""
 from __future__ import annotations
 
-import math
 
 import gradio as gr
 
 from . import why_cgan_shirts
-from .common import guarded, user_error
+from .common import checked_number, guarded
 from .toy_figure import render_figure
 
 INTRO = """
@@ -38,27 +37,15 @@ MIN_BINS, MAX_BINS = 3, 25
 QUERY_L = 0.65    # the pixel's lightness at which the distributions are shown (a mid-light pixel)
 
 
-def _number(value, name: str, lo: float, hi: float, *, integer: bool = False) -> float:
-    """`value` as a finite number in [lo, hi] (an int if `integer`), else a one-line error."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise user_error(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number) or not lo <= number <= hi or (integer and number != int(number)):
-        kind = "a whole number" if integer else "a number"
-        raise user_error(f"{name} must be {kind} in [{lo:g}, {hi:g}], got {value!r}")
-    return int(number) if integer else number
-
-
 @guarded
 def why_cgan_toy(n_modes=2, teal_weight=0.5, bins=9, seed=0):
     """API: train the five models on the toy; returns (figure, numbers as a dict)."""
     from engine import toy_colors, toy_preset, train_toy   # torch only when used: start-up stays fast
 
-    n_modes = _number(n_modes, "n_modes", 2, 3, integer=True)
-    teal_weight = _number(teal_weight, "teal_weight", MIN_WEIGHT, MAX_WEIGHT)
-    bins = _number(bins, "bins", MIN_BINS, MAX_BINS, integer=True)
-    seed = _number(seed, "seed", 0, 2**31 - 1, integer=True)
+    n_modes = checked_number(n_modes, "n_modes", 2, 3, integer=True)
+    teal_weight = checked_number(teal_weight, "teal_weight", MIN_WEIGHT, MAX_WEIGHT)
+    bins = checked_number(bins, "bins", MIN_BINS, MAX_BINS, integer=True)
+    seed = checked_number(seed, "seed", 0, 2**31 - 1, integer=True)
     result = train_toy(toy_preset(n_modes, first_weight=teal_weight, bins=bins, seed=seed, query_l=QUERY_L))
     curves = result.to_dict(with_curves=True)
     figure = render_figure(curves, toy_colors(curves["grid"], QUERY_L))

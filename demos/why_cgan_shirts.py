@@ -5,14 +5,13 @@ The three models are embedded (weights/why_cgan_shirts/{l2,classifier,cgan}) so 
 "Re-train" fits them again live (the tab then keeps the new ones for this process)."""
 from __future__ import annotations
 
-import math
 import threading
 from pathlib import Path
 
 import gradio as gr
 from PIL import Image, ImageDraw, ImageFont
 
-from .common import guarded, user_error
+from .common import checked_number, guarded, user_error
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "why_cgan_shirts"
 SHOWN = 6           # held-out shirts in the figure
@@ -94,22 +93,12 @@ def render_shirts(models: dict, sample_seed: int = 0) -> tuple[Image.Image, Imag
                               (f"{SAMPLES} cGAN samples", samples)])
 
 
-def _number(value, name: str, lo: int, hi: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise user_error(f"{name} must be a whole number, got {value!r}") from None
-    if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
-        raise user_error(f"{name} must be a whole number in [{lo}, {hi}], got {value!r}")
-    return int(number)
-
-
 @guarded
 def why_cgan_shirts(retrain=False, sample_seed=0):
     """API: the shirt figure, 4 cGAN samples of one shirt, and the numbers on 200 held-out shirts.
     `retrain` fits the three models again (minutes on a busy CPU); `sample_seed` draws other answers."""
     from engine.shirt_models import train_shirt_models
-    sample_seed = _number(sample_seed, "sample_seed", 0, 2**31 - 1)
+    sample_seed = checked_number(sample_seed, "sample_seed", 0, 2**31 - 1, integer=True)
     if retrain:
         models = train_shirt_models()
         with _lock:
@@ -144,7 +133,7 @@ def first_view(shown: bool):
 @guarded
 def sample_again(sample_seed):
     """The cGAN's answers for the same shirt with the next seed."""
-    seed = (_number(sample_seed, "sample_seed", 0, 2**31 - 1) + 1) % 2**31
+    seed = (checked_number(sample_seed, "sample_seed", 0, 2**31 - 1, integer=True) + 1) % 2**31
     return render_shirts(_models(), seed)[1], seed
 
 
