@@ -142,9 +142,6 @@ class UnetSkipConnectionBlock(nn.Module):
                  norm="batch", use_dropout=False, upsample="transpose", tanh=True, padding="zeros"):
         super().__init__()
         check_upsample(upsample)
-        if padding not in UNET_PADDINGS or (padding == "reflect" and upsample == "transpose"):
-            raise ValueError(f"U-Net padding must be one of {', '.join(UNET_PADDINGS)} (reflect needs a resize-conv "
-                             f"decoder), got {padding!r} with upsample {upsample!r}")
         self.outermost = outermost
         make_norm, use_bias = norm_layer_factory(norm)
 
@@ -189,6 +186,9 @@ class UnetGenerator(nn.Module):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"a U-Net needs at least 5 downsamplings, got {num_downs}")
+        if padding not in UNET_PADDINGS or (padding == "reflect" and upsample == "transpose"):
+            raise ValueError(f"U-Net padding must be one of {', '.join(UNET_PADDINGS)} (reflect needs a resize-conv "
+                             f"decoder), got {padding!r} with upsample {upsample!r}")
         level = dict(norm=norm, upsample=upsample, padding=padding)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **level)
         for _ in range(num_downs - 5):

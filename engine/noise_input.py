@@ -22,9 +22,10 @@ def mode_seeking_term(fake_1: torch.Tensor, fake_2: torch.Tensor, z_1: torch.Ten
     pool > 1 compares the two outputs averaged over pool x pool blocks: differences finer than a block
     (pixel stripes, a 2-pixel grid) then earn no diversity, only different colours of regions do.
     """
-    if pool > 1:
-        fake_1, fake_2 = F.avg_pool2d(fake_1.float(), pool, ceil_mode=True), F.avg_pool2d(fake_2.float(), pool, ceil_mode=True)
-    ratio = (fake_1.float() - fake_2.float()).abs().mean() / (z_1 - z_2).abs().mean()
+    difference = fake_1.float() - fake_2.float()
+    if pool > 1:   # the mean of a difference is the difference of the means
+        difference = F.avg_pool2d(difference, pool, ceil_mode=True)
+    ratio = difference.abs().mean() / (z_1 - z_2).abs().mean()
     return 1.0 / (ratio + eps)
 
 
