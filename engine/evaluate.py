@@ -148,7 +148,12 @@ def nyquist_share(image: ImageLike, channels: str = "luma") -> float:
         planes = [lab[1], lab[2]]
     else:
         raise ValueError(f"channels must be luma or ab, got {channels!r}")
-    return float(np.mean([_plane_nyquist_share(plane) for plane in planes]))
+    return planes_nyquist_share(planes)
+
+
+def planes_nyquist_share(planes) -> float:
+    """Mean Nyquist share of 2-D planes, e.g. a colorizer's float (2, H, W) a/b output before rounding."""
+    return float(np.mean([_plane_nyquist_share(np.asarray(plane, np.float64)) for plane in planes]))
 
 
 def _plane_nyquist_share(y: np.ndarray) -> float:
@@ -169,7 +174,7 @@ def checkerboard_share(images: ImageLike | Sequence[ImageLike]) -> float:
     return float(np.mean([nyquist_share(image) for image in images]))
 
 
-def _ratio(fake_shares: Sequence[float], real_shares: Sequence[float]) -> float:
+def share_ratio(fake_shares: Sequence[float], real_shares: Sequence[float]) -> float:
     """Ratio of the mean shares (not the mean of per-pair ratios: one near-flat target would dominate)."""
     fake, real = float(np.mean(fake_shares)), float(np.mean(real_shares))
     if real == 0:
@@ -182,7 +187,7 @@ def checkerboard_ratio(pred_rgb: ImageLike | Sequence[ImageLike], target_rgb: Im
 
     A ratio of set means, so the sets need not pair up (or be the same length).
     """
-    return _ratio([checkerboard_share(pred_rgb)], [checkerboard_share(target_rgb)])
+    return share_ratio([checkerboard_share(pred_rgb)], [checkerboard_share(target_rgb)])
 
 
 def _gray(image: Image.Image) -> Image.Image:
@@ -280,7 +285,7 @@ def evaluate_unpaired(model_dir: str | Path, dataroot: str | Path, phase: str = 
             fake_shares.append(nyquist_share(fake))
         scores = {f"hist_{k}": round(v, 4) for k, v in fakes.intersection(real).items()}
         scores.update({f"hist_{k}_input": round(v, 4) for k, v in inputs.intersection(real).items()})
-        scores["checkerboard"] = round(_ratio(fake_shares, real_shares), 3)
+        scores["checkerboard"] = round(share_ratio(fake_shares, real_shares), 3)
         if l1s:
             scores.update(cycle_l1=round(float(np.mean(l1s)), 5), cycle_psnr=round(float(np.mean(psnrs)), 3))
         scores["n"] = len(domains[source])
@@ -425,7 +430,7 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
             ours.add(pred)
             truth.add(target)
             fake_shares.append(nyquist_share(pred, channels) if fake_ab is None
-                               else float(np.mean([_plane_nyquist_share(plane) for plane in fake_ab[index]])))
+                               else planes_nyquist_share(fake_ab[index]))
             real_shares.append(nyquist_share(target, channels))
         bar.update(len(pending))
         pending.clear()
@@ -450,6 +455,6 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     hist = ours.intersection(truth)
     return {"l1": round(float(np.mean(l1s)), 5), "psnr": round(float(np.mean(psnrs)), 3),
             "hist_L": round(hist["L"], 4), "hist_a": round(hist["a"], 4), "hist_b": round(hist["b"], 4),
-            "checkerboard": round(_ratio(fake_shares, real_shares), 3),
+            "checkerboard": round(share_ratio(fake_shares, real_shares), 3),
             "n": len(l1s), "size": size, "phase": phase, "direction": data_direction,
             "seconds": round(time.perf_counter() - start, 2)}

@@ -330,6 +330,13 @@ class Translator:
         """`count` answers for one image. A model with a noise input (nz > 0) runs G(x, z) for z ~ N(0, I)
         drawn from `seed`; any other pix2pix or colorization model runs with dropout on (reference mode,
         one image per batch), pix2pix's only noise. Same seed, same answers."""
+        outputs, original = self.sample_outputs(image, count, seed=seed, size=size)
+        return [self.decode(output, original) for output in outputs]
+
+    def sample_outputs(self, image: ImageSource, count: int = 4, *, seed: int = 0,
+                       size: int | None = None) -> tuple[torch.Tensor, Image.Image]:
+        """`samples` before decoding: the generator's (count, C, h, w) outputs (a colorizer's ab / 110) and
+        the opened image they decode onto."""
         if self.config.task not in ("pix2pix", "colorization"):
             raise ValueError(f"samples is for pix2pix and colorization models; {self.config.name or 'this model'!r} "
                              f"is {self.config.task}")
@@ -345,7 +352,7 @@ class Translator:
             with self._seed_lock, torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 outputs = torch.cat([self._forward(twin, x) for _ in range(count)])
-        return [self.decode(output, original) for output in outputs]
+        return outputs, original
 
     # -- discriminators ------------------------------------------------------------------------------
     def discriminator_map(self, input_image: ImageSource, output_image: ImageSource, direction: str = "AtoB",

@@ -151,3 +151,25 @@ def test_reflect_padded_unet_draws_no_rings_from_a_constant_input():
         define_G(3, 2, 8, "unet_128", upsample="transpose", unet_padding="reflect")
     with pytest.raises(ValueError, match="unet_padding"):
         TrainConfig(model="colorization", unet_padding="reflect", max_steps=1)   # transpose decoder
+
+
+def test_sample_checkerboard_is_measured_on_the_float_ab_of_the_samples(tmp_path, monkeypatch):
+    """`engine diversity` reports the samples' a/b checkerboard: a planted 2-pixel grid in the network's
+    output must show, smooth outputs must not."""
+    from engine.diversity import sample_diversity
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        photo = np.kron(rng.integers(0, 230, (4, 4, 3)), np.ones((16, 16, 1))) + rng.integers(0, 25, (64, 64, 3))
+        Image.fromarray(photo.astype(np.uint8)).save(tmp_path / f"{i}.png")
+    yy, xx = np.mgrid[:64, :64]
+    ramp = torch.from_numpy(np.stack([xx, yy]) / 64.0 - 0.5).float()
+    grid = torch.from_numpy(((xx + yy) % 2 * 0.2)[None].repeat(2, 0)).float()
+    measured = {}
+    for name, output in (("smooth", ramp), ("grid", ramp + grid)):
+        def planted(self, image, count=4, *, seed=0, size=None, output=output):
+            from engine.images import open_image
+            return output.expand(count, -1, -1, -1).clone(), open_image(image)
+        monkeypatch.setattr(Translator, "sample_outputs", planted)
+        measured[name] = sample_diversity("weights/colorize_samples", tmp_path, phase="val", count=2, size=64)
+    assert measured["grid"]["checkerboard"] > 10 * measured["smooth"]["checkerboard"]
+    assert measured["smooth"]["diversity"] == 0.0
