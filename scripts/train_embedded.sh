@@ -103,10 +103,10 @@ colorize_classification() {
 # a colorizer with a noise input z and the mode-seeking term: several answers per photo, at the colorizers' 128 px
 colorize_samples() {
   $PY scripts/photo_mix.py --shared "$DATA" --out runs/data/photo_mix
-  train colorize_samples 3000 --model colorization --nz 8 --lambda_ms 1 --ms_pool 8 --lambda_L1 10 \
+  train colorize_samples 3000 --model colorization --nz 8 --lambda_ms 1 --ms_pool 8 \
       --dataroot runs/data/photo_mix/train --netG "$NET128" --ngf "${NGF:-16}" --ndf "$NDF" "${SIZE[@]}" \
-      --upsample nearest --ema_decay 0.999 --sample_every 1000 --netD basic \
-      --description "Colorization (L -> ab) with a noise input: z (8 numbers) broadcast and concatenated to L, L1 x 10 + cGAN (70x70 PatchGAN) + mode seeking x 1 on 8x8 block means, so one photo gets several colorings."
+      --upsample bilinear --unet_padding reflect --ema_decay 0.999 --sample_every 1000 --netD basic \
+      --description "Colorization (L -> ab) with a noise input: z (8 numbers) broadcast and concatenated to L, L1 x 100 + cGAN (70x70 PatchGAN) + mode seeking x 1 on 8x8 block means, bilinear resize-conv decoder with reflect padding, so one photo gets several colorings."
   publish colorize_samples runs/data/photo_mix --no_discriminators
   $PY -m engine diversity --model_dir weights/colorize_samples --dataroot runs/data/photo_mix --size 128
 }
