@@ -96,7 +96,9 @@ def compare_sheet(model_dirs: list[str], out_name: str, count: int = 6) -> None:
     drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
                 for path in sorted(CATFACE_DRAWINGS.glob("*.png"))[:count]]
     rows = [[drawing] + [t.translate(drawing, size=t.config.crop_size) for t in translators] for drawing in drawings]
-    save(image_grid(rows, labels=["drawing (ours)"] + [Path(path).name for path in model_dirs]), out_name)
+    names = [Path(path).parent.name if Path(path).name == "model" else Path(path).name   # a run's model/
+             for path in model_dirs]
+    save(image_grid(rows, labels=["drawing (ours)"] + names), out_name)
 
 
 def facade_sheet() -> None:
