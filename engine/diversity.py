@@ -34,9 +34,9 @@ def pairwise_l1(images: list[Image.Image]) -> float:
 def sample_diversity(model_dir: str | Path, dataroot: str | Path, phase: str = "val", *, count: int = 4,
                      size: int = 128, net_size: int | None = None, max_items: int | None = 100, seed: int = 0,
                      device: str = "cpu") -> dict:
-    """{"diversity", "hist_intersection" (L, a, b), "checkerboard", "n", "count", "size", "net_size", "noise"} of a model's
-    samples of up to max_items photos (evenly spread over the folder) at size x size; the network runs at net_size (default: size), a colorizer's ab is then
-    upsampled onto the photo's own L."""
+    """{"diversity", "hist_intersection" (L, a, b), "checkerboard", "n", "count", "size", "net_size",
+    "noise"} of a model's samples of up to max_items photos (evenly spread over the folder) at size x size;
+    the network runs at net_size (default: size), a colorizer's ab is then upsampled onto the photo's own L."""
     translator = Translator.from_dir(model_dir, device=device)
     paths = find_images(resolve_phase_folder(dataroot, phase))
     if max_items is not None and len(paths) > max_items:   # spread over the folder (mixed sets are sorted by kind)
