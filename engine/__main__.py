@@ -29,6 +29,8 @@ HELP = {
                       "drawn head outline with two ears (0-1; e.g. 0.5 for catfaces)",
     "sketch_features": "with --derive drawn on aligned faces: the share of training sketches that also get "
                        "drawn eyes, nose, mouth and whiskers where aligned faces have them (0-1)",
+    "sketch_cartoon": "with --derive drawn on aligned faces: the share of training sketches that are cartoons "
+                      "instead: drawn outline and features, an empty face, the photo's strongest lines (0-1)",
     "spectral_norm": "spectral normalization of the discriminator's convolutions",
     "lambda_feat": "pix2pix/colorization: weight of discriminator feature matching (pix2pixHD; e.g. 10); 0: off",
     "ema_decay": "export an exponential moving average of the generator's weights (e.g. 0.999); 0: off",

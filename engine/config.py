@@ -169,6 +169,7 @@ class TrainConfig:
     derive: str | None = None  # plain photo folder -> pairs: "edges", "drawn" (sketch->photo) or "gray"
     sketch_outline: float = 0.0  # derive "drawn" on aligned faces: share of sketches given a drawn head outline
     sketch_features: float = 0.0  # ... and the share given drawn eyes, nose, mouth and whiskers
+    sketch_cartoon: float = 0.0  # ... and the share that are cartoons (empty face, drawn outline and features)
     preprocess: str = "resize_and_crop"
     load_size: int = 286
     crop_size: int = 256
@@ -275,6 +276,7 @@ class TrainConfig:
             (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (0 <= self.sketch_outline <= 1, f"sketch_outline must be in [0, 1], got {self.sketch_outline}"),
             (0 <= self.sketch_features <= 1, f"sketch_features must be in [0, 1], got {self.sketch_features}"),
+            (0 <= self.sketch_cartoon <= 1, f"sketch_cartoon must be in [0, 1], got {self.sketch_cartoon}"),
             (self.model != "cycle_gan" or self.netD != "none", "CycleGAN needs discriminators (netD none)"),
             *self._stargan_checks(),
             *self._single_pair_checks(),
@@ -358,6 +360,7 @@ class TrainConfig:
                       "ema_decay": self.ema_decay, "lambda_feat": self.lambda_feat,
                       "sketch_outline": self.sketch_outline,
                       **({"sketch_features": self.sketch_features} if self.sketch_features else {}),
+                      **({"sketch_cartoon": self.sketch_cartoon} if self.sketch_cartoon else {}),
                       **({"single_pair": self.single_pair, "primitive": self.primitive,
                           "primitive_edges": self.primitive_edges, "augment": self.augment,
                           "tps_grid": self.tps_grid, "tps_strength": self.tps_strength} if self.single_pair else {}),

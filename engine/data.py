@@ -307,12 +307,13 @@ class DerivedPairDataset(ImageFolderDataset):
     random transform; or (derive="drawn") a drawn-looking sketch of the transformed photo, new at
     every draw (engine.sketches: random detail, dropped strokes, stroke width, TPS warp; on aligned faces
     `sketch_outline` of them also get a drawn head outline, `sketch_features` drawn eyes, nose, mouth and
-    whiskers)."""
+    whiskers; `sketch_cartoon` of them are cartoons with an empty face instead)."""
 
     def __init__(self, folder: str | Path, derive: str = "edges", preprocess: str = "resize_and_crop",
                  load_size: int = 286, crop_size: int = 256, no_flip: bool = False, input_nc: int = 3,
                  output_nc: int = 3, max_items: int | None = None, seed: int | None = None,
-                 edge_cache_size: int = 2048, sketch_outline: float = 0.0, sketch_features: float = 0.0):
+                 edge_cache_size: int = 2048, sketch_outline: float = 0.0, sketch_features: float = 0.0,
+                 sketch_cartoon: float = 0.0):
         super().__init__(preprocess=preprocess, load_size=load_size, crop_size=crop_size, no_flip=no_flip,
                          seed=seed)
         if derive not in DERIVATIONS:
@@ -326,6 +327,7 @@ class DerivedPairDataset(ImageFolderDataset):
         self.edge_cache_size = edge_cache_size
         self.sketch_outline = sketch_outline
         self.sketch_features = sketch_features
+        self.sketch_cartoon = sketch_cartoon
         self._edge_cache: OrderedDict[str, tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -339,7 +341,8 @@ class DerivedPairDataset(ImageFolderDataset):
             frame = face_frame(photo.size, params)
             photo = apply_transform(photo, params)
             derived = random_drawing(np.asarray(photo), self.rng, outline_share=self.sketch_outline,
-                                     features_share=self.sketch_features, face_frame=frame)
+                                     features_share=self.sketch_features, face_frame=frame,
+                                     cartoon_share=self.sketch_cartoon)
         else:                        # derived at full size, then transformed with the photo
             derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
             derived, photo = apply_transform(derived, params), apply_transform(photo, params)

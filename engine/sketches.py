@@ -17,7 +17,10 @@ outline (`head_outline`: a jittered oval with two ears where aligned faces have 
 outline is familiar to the model and not painted back as a streak. Likewise people draw a cartoon's
 eyes, nose, mouth and whiskers, which no photo edge looks like: `features_share` of the sketches get
 those (`face_features`, at the mean face's eye and nose positions), so the model learns that a drawn
-circle there is an eye and that whiskers are fur, not streaks to paint.
+circle there is an eye and that whiskers are fur, not streaks to paint. Those two are added on top of
+the photo's lines, so the inside of the face is never empty, as it is in a drawn cartoon:
+`cartoon_share` of the sketches are cartoons instead (`cartoon_lines`): outline and features drawn, and
+of the photo only its few strongest lines, which say where the eyes, nose and coat pattern are.
 
 Lines are binary (0 = ink, 255 = paper), as `engine.edges.normalize_drawing(thin=False)` gives for
 canvas drawings. Parameters are in pixels at a 128-px side and scale with the image.
@@ -53,6 +56,11 @@ EAR_TIPS = ((0.22, 0.06), (0.78, 0.06))
 HEAD_JITTER = 0.04                # each of the above moves by up to this much, the size by up to 12 %
 EYES = ((0.37, 0.40), (0.63, 0.40))  # eye centres of the mean catfaces/train face
 NOSE = (0.5, 0.56)
+# a cartoon keeps only the photo's strongest, longest lines:
+CARTOON_PERCENTILE_RANGE = (96.5, 99.0)
+CARTOON_SIGMA_RANGE = (1.3, 1.8)
+CARTOON_MIN_LENGTH = 16
+CARTOON_FEATURES_SHARE = 0.85     # share of cartoons with drawn eyes, nose, ...; the others: outline only
 
 
 def dog_lines(rgb: np.ndarray, sigma: float, percentile: float, min_length: int) -> np.ndarray:
@@ -178,14 +186,33 @@ def in_frame(draw, width: int, height: int, frame: tuple[int, int, int, int] | N
     return mask
 
 
+def cartoon_lines(rgb: np.ndarray, rng: random.Random,
+                  face_frame: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """A cartoon of an aligned face (1-px bool mask): a drawn head outline, usually drawn eyes, nose,
+    mouth and whiskers, and of the photo only its few strongest lines; the face's inside stays empty."""
+    scale = min(rgb.shape[:2]) / REFERENCE_SIDE
+    lines = dog_lines(rgb, rng.uniform(*CARTOON_SIGMA_RANGE) * scale, rng.uniform(*CARTOON_PERCENTILE_RANGE),
+                      max(2, round(CARTOON_MIN_LENGTH * scale)))
+    lines = lines | in_frame(head_outline, rgb.shape[1], rgb.shape[0], face_frame, rng)
+    if rng.random() < CARTOON_FEATURES_SHARE:
+        lines = lines | in_frame(face_features, rgb.shape[1], rgb.shape[0], face_frame, rng)
+    return lines
+
+
 def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0.0,
-                   features_share: float = 0.0, face_frame: tuple[int, int, int, int] | None = None) -> Image.Image:
+                   features_share: float = 0.0, face_frame: tuple[int, int, int, int] | None = None,
+                   cartoon_share: float = 0.0) -> Image.Image:
     """A drawn-looking sketch (mode L) of an HxWx3 uint8 photo, at a random level of detail; with
     probability `outline_share` (aligned faces) a drawn head outline is added, with probability
-    `features_share` drawn eyes, nose, mouth and whiskers (`face_features`). `face_frame`: where the
-    whole aligned face lies when `rgb` is a random crop of it (`in_frame`), so those follow the face."""
+    `features_share` drawn eyes, nose, mouth and whiskers (`face_features`); with probability
+    `cartoon_share` it is a cartoon instead (`cartoon_lines`). `face_frame`: where the whole aligned
+    face lies when `rgb` is a random crop of it (`in_frame`), so those follow the face."""
     scale = min(rgb.shape[:2]) / REFERENCE_SIDE
     warped = tps_warp(rgb, WARP_GRID, WARP_STRENGTH, rng)
+    if cartoon_share > 0 and rng.random() < cartoon_share:
+        lines = drop_strokes(cartoon_lines(warped, rng, face_frame), rng.uniform(0.0, 0.1), rng)
+        width = max(1, round(rng.choices(WIDTHS, WIDTH_WEIGHTS)[0] * scale))
+        return Image.fromarray(np.where(draw_width(lines, width), 0, 255).astype(np.uint8))
     if rng.random() < CONTOUR_SHARE:
         lines = extract_lines(warped)
     else:

@@ -179,7 +179,7 @@ class Trainer:
                                     preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
                                     no_flip=cfg.no_flip, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
                                     max_items=cfg.max_items, sketch_outline=cfg.sketch_outline,
-                                    sketch_features=cfg.sketch_features)
+                                    sketch_features=cfg.sketch_features, sketch_cartoon=cfg.sketch_cartoon)
         sampler = EpochSampler(len(dataset), cfg.seed, self.rank, self.world)
         workers = max(0, cfg.num_workers)
         loader = DataLoader(SeededItems(dataset), batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,

@@ -140,3 +140,22 @@ def test_outline_follows_the_face_in_a_random_crop():
     flipped = face_frame((256, 256), TransformParams(resize=(171, 171), crop_pos=(30, 12), crop_size=128, flip=True))
     assert flipped == (128 - 171 + 30, -12, 171, 171)
     assert face_frame((256, 256), TransformParams(resize=None, crop_pos=None, crop_size=256, flip=False)) is None
+
+
+def test_cartoon_share_draws_an_empty_face_with_outline_and_features(datasets_dir):
+    """Cartoons: the head outline and (mostly) eyes drawn, and of the photo far fewer lines than a sketch."""
+    from engine.sketches import EYES, HEAD_CENTER, HEAD_RADII, SIGMA_RANGE, cartoon_lines, dog_lines
+    photo = _face(datasets_dir, 2)
+    blank = np.full_like(photo, 255)
+    side = photo.shape[0]
+    cartoons = [cartoon_lines(photo, random.Random(s)) for s in range(8)]
+    drawn_parts = [cartoon_lines(blank, random.Random(s)) for s in range(8)]   # same draws, no photo lines
+    cy, ry = round(HEAD_CENTER[1] * side), round(HEAD_RADII[1] * side)
+    assert sum(c[cy + ry - 8:cy + ry + 9, side // 2 - 4:side // 2 + 5].any() for c in cartoons) >= 7  # chin
+    eye_x, eye_y = round(EYES[0][0] * side), round(EYES[0][1] * side)
+    assert sum(c[eye_y - 10:eye_y + 11, eye_x - 10:eye_x + 11].any() for c in cartoons) >= 5
+    photo_lines = np.mean([(c & ~d).mean() for c, d in zip(cartoons, drawn_parts)])
+    sketch_lines = dog_lines(photo, SIGMA_RANGE[0], 86.0, 12).mean()
+    assert 0 < photo_lines < sketch_lines / 3
+    plain = np.asarray(random_drawing(photo, random.Random(0)))
+    assert not np.array_equal(plain, np.asarray(random_drawing(photo, random.Random(0), cartoon_share=1.0)))

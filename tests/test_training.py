@@ -153,7 +153,7 @@ def test_lr_schedule_linear_decay():
     ({"lr": -1}, "lr"), ({"batch_size": 0}, "batch_size"), ({"crop_size": 300, "load_size": 286}, "crop_size"),
     ({"model": "vae"}, "unknown model"), ({"netD": "none", "model": "cycle_gan"}, "CycleGAN"),
     ({"upsample": "pixelshuffle"}, "upsample"), ({"ema_decay": 1.0}, "ema_decay"),
-    ({"sketch_outline": 1.5}, "sketch_outline"), ({"sketch_features": -0.1}, "sketch_features"), ({"derive": "hed"}, "derive"),
+    ({"sketch_outline": 1.5}, "sketch_outline"), ({"sketch_features": -0.1}, "sketch_features"), ({"sketch_cartoon": 2}, "sketch_cartoon"), ({"derive": "hed"}, "derive"),
 ])
 def test_nonsense_options_are_rejected(bad, message):
     with pytest.raises(ValueError, match=message):
