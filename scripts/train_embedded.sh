@@ -143,9 +143,9 @@ studio_monet2photo() {
 }
 
 studio_horse2zebra() {
-  # 50 epochs of the 600 horses, where the reference's author sees zebras appear (docs/quality.md):
-  # several sessions of one core; the run continues where it stopped
-  cyclegan horse2zebra_nearest studio_horse2zebra 30000 "$DATA/horse2zebra" \
+  # 45 epochs of the 600 horses, near the 50 where the reference's author sees zebras appear
+  # (docs/quality.md): several sessions of one core; the run continues where it stopped
+  cyclegan horse2zebra_nearest studio_horse2zebra 27000 "$DATA/horse2zebra" \
       "CycleGAN horse <-> zebra (horse2zebra), resize-conv decoder." --upsample nearest
 }
 
