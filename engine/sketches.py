@@ -61,6 +61,7 @@ CARTOON_PERCENTILE_RANGE = (96.5, 99.0)
 CARTOON_SIGMA_RANGE = (1.3, 1.8)
 CARTOON_MIN_LENGTH = 16
 CARTOON_FEATURES_SHARE = 0.85     # share of cartoons with drawn eyes, nose, ...; the others: outline only
+CARTOON_DROP_RANGE = (0.0, 0.1)   # a cartoon has few strokes: drop fewer of them
 
 
 def dog_lines(rgb: np.ndarray, sigma: float, percentile: float, min_length: int) -> np.ndarray:
@@ -210,9 +211,8 @@ def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0
     scale = min(rgb.shape[:2]) / REFERENCE_SIDE
     warped = tps_warp(rgb, WARP_GRID, WARP_STRENGTH, rng)
     if cartoon_share > 0 and rng.random() < cartoon_share:
-        lines = drop_strokes(cartoon_lines(warped, rng, face_frame), rng.uniform(0.0, 0.1), rng)
-        width = max(1, round(rng.choices(WIDTHS, WIDTH_WEIGHTS)[0] * scale))
-        return Image.fromarray(np.where(draw_width(lines, width), 0, 255).astype(np.uint8))
+        return _inked(drop_strokes(cartoon_lines(warped, rng, face_frame), rng.uniform(*CARTOON_DROP_RANGE), rng),
+                      scale, rng)
     if rng.random() < CONTOUR_SHARE:
         lines = extract_lines(warped)
     else:
@@ -222,6 +222,10 @@ def random_drawing(rgb: np.ndarray, rng: random.Random, outline_share: float = 0
         lines = lines | in_frame(head_outline, rgb.shape[1], rgb.shape[0], face_frame, rng)
     if features_share > 0 and rng.random() < features_share:
         lines = lines | in_frame(face_features, rgb.shape[1], rgb.shape[0], face_frame, rng)
-    lines = drop_strokes(lines, rng.uniform(*DROP_RANGE), rng)
+    return _inked(drop_strokes(lines, rng.uniform(*DROP_RANGE), rng), scale, rng)
+
+
+def _inked(lines: np.ndarray, scale: float, rng: random.Random) -> Image.Image:
+    """1-px lines drawn with one random pen width (WIDTHS, scaled): black ink on white paper, mode L."""
     width = max(1, round(rng.choices(WIDTHS, WIDTH_WEIGHTS)[0] * scale))
     return Image.fromarray(np.where(draw_width(lines, width), 0, 255).astype(np.uint8))
