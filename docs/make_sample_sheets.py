@@ -101,6 +101,19 @@ def compare_sheet(model_dirs: list[str], out_name: str, count: int = 6) -> None:
     save(image_grid(rows, labels=["drawing (ours)"] + names), out_name)
 
 
+def noise_sheet(model_dir: str, out_name: str, count: int = 6, answers: int = 4) -> None:
+    """The first `count` of our drawings through a sketch model with a noise input (nz > 0): its z = 0
+    answer (what the app shows) and `answers` answers for random z (seeded by the drawing's index)."""
+    translator = model(model_dir)
+    size = translator.config.crop_size
+    drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
+                for path in sorted(CATFACE_DRAWINGS.glob("*.png"))[:count]]
+    rows = [[drawing, translator.translate(drawing, size=size)]
+            + translator.samples(drawing, answers, seed=index, size=size) for index, drawing in enumerate(drawings)]
+    save(image_grid(rows, labels=["drawing (ours)", "z = 0"] + [f"random z {i + 1}" for i in range(answers)]),
+         out_name)
+
+
 def facade_sheet() -> None:
     """Our own procedural label maps -> facade photos."""
     translator = model("studio_facades")
@@ -149,7 +162,12 @@ def main() -> None:
     parser.add_argument("--sketch_model", help="model directory for the sketch sheet (default weights/sketch2catface)")
     parser.add_argument("--out_name", help="sheet name for --sketch_model or --compare (docs/images/samples_NAME.jpg)")
     parser.add_argument("--compare", nargs="+", metavar="DIR", help="only a comparison sheet of these sketch models")
+    parser.add_argument("--noise_samples", metavar="DIR",
+                        help="only a sheet of a noise-input sketch model: z = 0 and random z per drawing")
     args = parser.parse_args()
+    if args.noise_samples:
+        noise_sheet(args.noise_samples, args.out_name or "ablation_noise")
+        return
     if args.compare:
         compare_sheet(args.compare, args.out_name or "ablation")
         return
