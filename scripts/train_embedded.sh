@@ -7,7 +7,7 @@
 #   THREADS=2 bash scripts/train_embedded.sh sketch2catface
 #   DEVICE=cuda FULL=1 bash scripts/train_embedded.sh sketch2catface   full-size version on a GPU
 #
-# MODEL: sketch2catface studio_facades colorize (the five colorizers) colorize_classification colorize_samples
+# MODEL: sketch2catface sketch2catface_reflect studio_facades colorize (the five colorizers) colorize_classification colorize_samples
 #        catcoats studio_monet2photo studio_horse2zebra
 # CPU recipes are sized for this project's 2-core machine (each model card gives the measured time);
 # FULL=1 switches to the papers' sizes (256 px, ngf 64, the reference's epoch schedule).
@@ -54,12 +54,22 @@ publish() {
   $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/$name')"
 }
 
+# the Sketch tab's cat models: drawn-style sketches of catfaces/train, half with a drawn head outline
+SKETCH_FLAGS=(--derive drawn --sketch_outline 0.5 --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4
+              --sample_every 1000)
 sketch2catface() {
-  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 \
-      --netG "$NET128" --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 \
-      "${SIZE[@]}" --sample_every 1000 \
+  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" "${SKETCH_FLAGS[@]}" --netG "$NET128" \
+      --ngf "${NGF:-32}" "${SIZE[@]}" \
       --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
   publish sketch2catface "$DATA/catfaces" --no_discriminators
+}
+
+# the same with reflect padding in the U-Net: a second cat model (black-and-white, white and grey coats)
+sketch2catface_reflect() {
+  train sketch2catface_reflect 14000 --dataroot "$DATA/catfaces/train" "${SKETCH_FLAGS[@]}" --netG "$NET128" \
+      --ngf "${NGF:-32}" "${SIZE[@]}" --unet_padding reflect \
+      --description "Drawing -> cat-face photo, reflect padding in the U-Net (drawn-style sketches of catfaces/train, half of them with a drawn head outline): mostly black-and-white, white and grey coats."
+  publish sketch2catface_reflect "$DATA/catfaces" --no_discriminators
 }
 
 studio_facades() {
@@ -150,13 +160,13 @@ studio_horse2zebra() {
 }
 
 MODELS=("$@")
-[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface studio_facades colorize colorize_classification colorize_samples
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface sketch2catface_reflect studio_facades colorize colorize_classification colorize_samples
                                    catcoats studio_monet2photo studio_horse2zebra)
 for model in "${MODELS[@]}"; do
   case "$model" in
-    sketch2catface|studio_facades|colorize|colorize_classification|colorize_samples|catcoats|\
+    sketch2catface|sketch2catface_reflect|studio_facades|colorize|colorize_classification|colorize_samples|catcoats|\
     studio_monet2photo|studio_horse2zebra) "$model" ;;
-    *) echo "unknown model $model (known: sketch2catface studio_facades colorize colorize_classification" \
+    *) echo "unknown model $model (known: sketch2catface sketch2catface_reflect studio_facades colorize colorize_classification" \
             "colorize_samples catcoats studio_monet2photo studio_horse2zebra)" >&2
        exit 2 ;;
   esac
