@@ -1,10 +1,11 @@
 """The real app with the embedded models: a cat face drawn stroke by stroke with the mouse on the Sketch
 canvas, in Debian's headless Chromium, comes back as a cat-face photo from the default model, with
-photos arriving while the pen is down.
+photos arriving while the pen is down; the second cat model, picked in the Model menu, redraws it in the page.
 
 Unlike tests/test_browser.py (tiny models), this runs `python app.py` on weights/ as a user gets it.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -85,3 +86,22 @@ def test_a_drawn_cat_face_becomes_a_cat_face_photo(page):
     eye_ring = [(int(y * height), int(x * width)) for x, y in CAT_FACE_STROKES[4][::4]]
     ring = np.mean([pixels[y, x].mean() for y, x in eye_ring])
     assert ring < face.mean() + 10, f"drawn eye lines came out light ({ring:.0f} vs face {face.mean():.0f})"
+
+
+def test_the_second_cat_model_in_the_model_menu_paints_the_same_drawing(page):
+    """Picking sketch2catface_reflect redraws the drawing on the canvas with it, in the page."""
+    wait_settled(page, "sketch-canvas")
+    before = photo_pixels(page, "sketch-canvas")
+    page.locator("#sketch-model input").click()
+    page.get_by_role("option", name=re.compile("black-and-white")).click()
+    page.wait_for_function("() => document.querySelector('#sketch-info').innerText.includes('sketch2catface_reflect')")
+    page.wait_for_function("() => document.querySelector('#sketch-canvas .lc-where').innerText"
+                           " === 'running in your browser'")
+    wait_settled(page, "sketch-canvas")
+    after = photo_pixels(page, "sketch-canvas")
+    assert after.shape == before.shape
+    assert np.abs(after - before).mean() > 10, "the photo did not change with the model"
+    height, width, _ = after.shape
+    face = after[height * 2 // 5: height * 4 // 5, width // 3: width * 2 // 3].reshape(-1, 3).mean(0)
+    border = np.concatenate([after[:, : width // 12].reshape(-1, 3), after[:, -width // 12:].reshape(-1, 3)]).mean(0)
+    assert np.abs(face - border).max() > 12, f"face {face} and background {border} look the same"
