@@ -77,8 +77,7 @@ def sketch_sheet(model_dir: str | Path = "sketch2catface", out_name: str | None 
     photo -> photos, PAIRS_PER_ROW (drawing, photo) pairs a row, at the size the app shows them."""
     translator = model(model_dir)
     size = translator.config.crop_size
-    drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
-                for path in sorted(CATFACE_DRAWINGS.glob("*.png"))]
+    drawings = our_drawings()
     drawings += [on_checkerboard(synthetic_drawing()).resize((SIDE, SIDE), Image.Resampling.LANCZOS),
                  random_doodle(4, size=SIDE, subject="cat"),
                  sketch_from_photo(public_photo("chelsea")).convert("RGB")]
@@ -90,11 +89,16 @@ def sketch_sheet(model_dir: str | Path = "sketch2catface", out_name: str | None 
 
 
 
+def our_drawings(count: int | None = None) -> list[Image.Image]:
+    """The first `count` (default all) of our cat-face drawings, at the sheets' side."""
+    return [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
+            for path in sorted(CATFACE_DRAWINGS.glob("*.png"))[:count]]
+
+
 def compare_sheet(model_dirs: list[str], out_name: str, count: int = 6) -> None:
     """The first `count` of our cat-face drawings through several sketch models, a column each (ablations)."""
     translators = [model(path) for path in model_dirs]
-    drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
-                for path in sorted(CATFACE_DRAWINGS.glob("*.png"))[:count]]
+    drawings = our_drawings(count)
     rows = [[drawing] + [t.translate(drawing, size=t.config.crop_size) for t in translators] for drawing in drawings]
     names = [Path(path).parent.name if Path(path).name == "model" else Path(path).name   # a run's model/
              for path in model_dirs]
@@ -106,8 +110,7 @@ def noise_sheet(model_dir: str, out_name: str, count: int = 6, answers: int = 4)
     answer (what the app shows) and `answers` answers for random z (seeded by the drawing's index)."""
     translator = model(model_dir)
     size = translator.config.crop_size
-    drawings = [open_image(path).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
-                for path in sorted(CATFACE_DRAWINGS.glob("*.png"))[:count]]
+    drawings = our_drawings(count)
     rows = [[drawing, translator.translate(drawing, size=size)]
             + translator.samples(drawing, answers, seed=index, size=size) for index, drawing in enumerate(drawings)]
     save(image_grid(rows, labels=["drawing (ours)", "z = 0"] + [f"random z {i + 1}" for i in range(answers)]),
