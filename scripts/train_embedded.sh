@@ -54,22 +54,24 @@ publish() {
   $PY -c "from engine.zoo import add_to_manifest; add_to_manifest('weights/$name')"
 }
 
-# the Sketch tab's cat models: drawn-style sketches of catfaces/train, half with a drawn head outline
-SKETCH_FLAGS=(--derive drawn --sketch_outline 0.5 --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4
-              --sample_every 1000)
+# sketch_cat NAME DESCRIPTION [FLAGS...]: a Sketch tab cat model (drawn-style sketches of catfaces/train,
+# half of them with a drawn head outline)
+sketch_cat() {
+  local name=$1 description=$2; shift 2
+  train "$name" 14000 --dataroot "$DATA/catfaces/train" --derive drawn --sketch_outline 0.5 --netG "$NET128" \
+      --ngf "${NGF:-32}" --ndf "$NDF" --upsample nearest --ema_decay 0.999 --batch_size 4 "${SIZE[@]}" \
+      --sample_every 1000 "$@" --description "$description"
+  publish "$name" "$DATA/catfaces" --no_discriminators
+}
+
 sketch2catface() {
-  train sketch2catface 14000 --dataroot "$DATA/catfaces/train" "${SKETCH_FLAGS[@]}" --netG "$NET128" \
-      --ngf "${NGF:-32}" "${SIZE[@]}" \
-      --description "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
-  publish sketch2catface "$DATA/catfaces" --no_discriminators
+  sketch_cat sketch2catface "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
 }
 
 # the same with reflect padding in the U-Net: a second cat model (black-and-white, white and grey coats)
 sketch2catface_reflect() {
-  train sketch2catface_reflect 14000 --dataroot "$DATA/catfaces/train" "${SKETCH_FLAGS[@]}" --netG "$NET128" \
-      --ngf "${NGF:-32}" "${SIZE[@]}" --unet_padding reflect \
-      --description "Drawing -> cat-face photo, reflect padding in the U-Net (drawn-style sketches of catfaces/train, half of them with a drawn head outline): mostly black-and-white, white and grey coats."
-  publish sketch2catface_reflect "$DATA/catfaces" --no_discriminators
+  sketch_cat sketch2catface_reflect "Drawing -> cat-face photo, reflect padding in the U-Net (drawn-style sketches of catfaces/train, half of them with a drawn head outline): mostly black-and-white, white and grey coats." \
+      --unet_padding reflect
 }
 
 studio_facades() {

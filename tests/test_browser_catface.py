@@ -43,6 +43,16 @@ CAT_FACE_STROKES = [
 ]
 
 
+def _assert_face_unlike_background(pixels):
+    """A cat in front of a background: the face region's mean colour differs from the left and right
+    borders'. Returns the face's mean colour."""
+    height, width, _ = pixels.shape
+    face = pixels[height * 2 // 5: height * 4 // 5, width // 3: width * 2 // 3].reshape(-1, 3).mean(0)
+    border = np.concatenate([pixels[:, : width // 12].reshape(-1, 3), pixels[:, -width // 12:].reshape(-1, 3)]).mean(0)
+    assert np.abs(face - border).max() > 12, f"face {face} and background {border} look the same"
+    return face
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser_catface")
@@ -74,10 +84,7 @@ def test_a_drawn_cat_face_becomes_a_cat_face_photo(page):
     pixels = photo_pixels(page, "sketch-canvas")
     height, width, _ = pixels.shape
     assert height >= 128 and pixels.std() > 20, "a flat photo"
-    # a cat in front of a background: the face region differs from the canvas border
-    face = pixels[height * 2 // 5: height * 4 // 5, width // 3: width * 2 // 3].reshape(-1, 3).mean(0)
-    border = np.concatenate([pixels[:, : width // 12].reshape(-1, 3), pixels[:, -width // 12:].reshape(-1, 3)]).mean(0)
-    assert np.abs(face - border).max() > 12, f"face {face} and background {border} look the same"
+    face = _assert_face_unlike_background(pixels)
     # colored like a photo, not grey: some pixels carry real chroma
     chroma = pixels.max(-1) - pixels.min(-1)
     assert np.percentile(chroma, 90) > 25, "a grey photo"
@@ -101,7 +108,4 @@ def test_the_second_cat_model_in_the_model_menu_paints_the_same_drawing(page):
     after = photo_pixels(page, "sketch-canvas")
     assert after.shape == before.shape
     assert np.abs(after - before).mean() > 10, "the photo did not change with the model"
-    height, width, _ = after.shape
-    face = after[height * 2 // 5: height * 4 // 5, width // 3: width * 2 // 3].reshape(-1, 3).mean(0)
-    border = np.concatenate([after[:, : width // 12].reshape(-1, 3), after[:, -width // 12:].reshape(-1, 3)]).mean(0)
-    assert np.abs(face - border).max() > 12, f"face {face} and background {border} look the same"
+    _assert_face_unlike_background(after)
