@@ -44,7 +44,10 @@ HELP = {
     "domains": "stargan: comma-separated domain labels in the generator's order (default: every label in the "
                "data, sorted); images with other labels are left out",
     "labels_csv": "stargan: CSV with a file,label header; a bare name is looked up in each image folder "
-                  "(default: the folder's only .csv, e.g. catfaces' coats.csv; none: one subfolder per domain)",
+                  "(default: the folder's only .csv, e.g. catfaces' coats.csv; none: one subfolder per domain). "
+                  "pix2pix with --derive: turns on a class input, G(x, c), c each photo's label (e.g. its coat)",
+    "label_dropout": "pix2pix with a class input: share of training items shown with no class, so the model "
+                     "also works without one (its own choice)",
     "lambda_cls": "stargan: weight of the domain classification losses (paper: 1)",
     "lambda_rec": "stargan: weight of the reconstruction L1 of G(G(x, c), c_x) (paper: 10)",
     "n_critic": "stargan: discriminator steps per generator step; a run's steps count D steps (paper: 5; default 2, "
@@ -171,7 +174,7 @@ def cmd_evaluate(args, parser) -> int:
         describe_metrics = describe_stargan_metrics
     else:
         metrics = evaluate_dir(args.model_dir, args.dataroot, phase=args.phase, max_items=args.max_items,
-                               size=args.size or 256, direction=args.direction)
+                               size=args.size or 256, direction=args.direction, classes=args.classes)
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.json:
@@ -264,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max_items", type=int)
     evaluate.add_argument("--classifier", help="stargan: a domain classifier (python -m engine train-classifier)")
     evaluate.add_argument("--labels_csv", help="stargan: the labels CSV (default: the folder's only .csv)")
+    evaluate.add_argument("--classes", action="store_true",
+                          help="a model with a class input (pix2pix --labels_csv): tell it each image's class from "
+                               "the labels CSV it trained with (default: no class, the model chooses)")
     evaluate.add_argument("--json", help="also write the metrics to this file")
     evaluate.add_argument("--write_card", action="store_true", help="append the metrics to the model card")
     evaluate.set_defaults(run=cmd_evaluate, subparser=evaluate)

@@ -11,7 +11,7 @@ from torch import nn
 from .ab_classes import DEFAULT_REBALANCE, DEFAULT_TEMPERATURE, ABClassifier
 from .networks import (UPSAMPLINGS, define_conditional_G, define_D, define_G, define_stargan_D, receptive_field,
                        stargan_receptive_field)
-from .noise_input import NoiseInputGenerator
+from .noise_input import LabelInputGenerator, NoiseInputGenerator
 
 TASKS = ("pix2pix", "cycle_gan", "colorization", "stargan")
 AUGMENTATIONS = ("tps",)  # single-pair training augmentations (engine.single_pair)
@@ -33,7 +33,8 @@ class ModelConfig:
     show and how to preprocess; `color_space` is "rgb" or "lab" (colorization: L in, ab out).
     `upsample` is the generator's decoder (networks.define_G); `thin_drawings` tells whether user drawings
     are thinned to 1-px lines (models trained on extracted edges) or keep their stroke width ("drawn").
-    `domains` (stargan) names the domain labels in the order of the generator's label input.
+    `domains` (stargan) names the domain labels in the order of the generator's label input; a pix2pix
+    model with `domains` takes a class as a second input (one-hot planes; engine.noise_input), e.g. a coat.
     `colorization_loss` "classification": the generator predicts a distribution over ab bins and
     decodes it by the annealed mean at `temperature` (engine.ab_classes). `nz` > 0: the generator takes
     that many noise channels, broadcast and concatenated to its input (engine.noise_input).
@@ -86,6 +87,9 @@ class ModelConfig:
         if self.nz < 0 or (self.nz and self.task not in ("pix2pix", "colorization")):
             raise ValueError(f"nz (noise channels) is a non-negative number for pix2pix and colorization, "
                              f"got {self.nz}")
+        if self.domains and (self.task not in ("stargan", "pix2pix") or len(self.domains) < 2 or self.nz):
+            raise ValueError(f"class labels (domains) are for stargan, or pix2pix without noise, and need 2 or "
+                             f"more; got {self.domains} for {self.task}")
 
     @property
     def generator_names(self) -> tuple[str, ...]:
@@ -115,9 +119,11 @@ class ModelConfig:
             features = define_G(inp, 2 * self.ngf, self.ngf, self.netG, self.norm, self.use_dropout,
                                 upsample=self.upsample, tanh=False)
             return ABClassifier(features, 2 * self.ngf, self.temperature)
-        if self.nz:
-            return NoiseInputGenerator(define_G(inp + self.nz, out, self.ngf, self.netG, self.norm, self.use_dropout,
-                                                upsample=self.upsample, unet_padding=self.unet_padding), self.nz)
+        extra = self.nz or len(self.domains)
+        if extra:
+            wrapper = NoiseInputGenerator if self.nz else LabelInputGenerator
+            return wrapper(define_G(inp + extra, out, self.ngf, self.netG, self.norm, self.use_dropout,
+                                    upsample=self.upsample, unet_padding=self.unet_padding), extra)
         return define_G(inp, out, self.ngf, self.netG, self.norm, self.use_dropout, upsample=self.upsample,
                         unet_padding=self.unet_padding)
 
@@ -130,8 +136,8 @@ class ModelConfig:
                                     spectral_norm=self.spectral_norm)
         if self.task == "cycle_gan":
             channels = self.output_nc if name == "D_A" else self.input_nc
-        else:
-            channels = self.input_nc + self.output_nc
+        else:  # D(x, y), and the class planes too for a pix2pix model with labels
+            channels = self.input_nc + len(self.domains) + self.output_nc
         return define_D(channels, self.ndf, self.netD, self.n_layers_D, self.norm, spectral_norm=self.spectral_norm)
 
     def to_dict(self) -> dict:
@@ -177,7 +183,9 @@ class TrainConfig:
     max_items: int | None = None
     num_workers: int = 2
     domains: str | None = None  # stargan: comma-separated labels in the generator's order; None: all in the data
-    labels_csv: str | None = None  # stargan: file,label CSV in the image folder (None: its only .csv, else subfolders)
+    labels_csv: str | None = None  # stargan: file,label CSV in the image folder (None: its only .csv, else subfolders);
+    #                                pix2pix with --derive: the class CSV that turns on a class input (None: off)
+    label_dropout: float = 0.2  # pix2pix with a class input: share of training items shown with no class
     single_pair: str | None = None  # pix2pix from one photo (DeepSIM): its path; dataroot is then not used
     primitive: str | None = None  # single_pair: the photo's primitive (label map, drawing); None: its edges
     primitive_edges: bool = False  # single_pair with a primitive: add the photo's edges as a 4th input channel
@@ -309,7 +317,15 @@ class TrainConfig:
         checks = [(self.lambda_cls >= 0 and self.lambda_rec >= 0, "loss weights must be >= 0"),
                   (self.n_critic >= 1, f"n_critic must be at least 1, got {self.n_critic}"),
                   (self.domains is None or (len(domains) >= 2 and len(set(domains)) == len(domains)),
-                   f"domains must name at least 2 different labels, got {self.domains!r}")]
+                   f"domains must name at least 2 different labels, got {self.domains!r}"),
+                  (self.model in ("stargan", "pix2pix") or not (self.labels_csv or self.domains),
+                   "labels_csv and domains are for stargan, or pix2pix with a class input"),
+                  (self.model != "pix2pix" or self.labels_csv or not self.domains,
+                   "pix2pix domains need --labels_csv (the class of each training image)"),
+                  (not self.class_input or (self.derive and not self.single_pair and self.nz == 0),
+                   "a pix2pix class input (--labels_csv) needs pairs derived from a labelled photo folder "
+                   "(--derive) and no noise input (--nz 0)"),
+                  (0 <= self.label_dropout < 1, f"label_dropout must be in [0, 1), got {self.label_dropout}")]
         if self.model == "stargan":
             checks += [(self.netG.startswith("resnet_"), f"stargan's generator is a resnet_<N>blocks (the paper: "
                                                          f"--netG resnet_6blocks --norm instance --no_dropout), got {self.netG!r}"),
@@ -326,6 +342,11 @@ class TrainConfig:
                 (not self.single_pair or self.model == "pix2pix", "single_pair trains a pix2pix model"),
                 (not (self.primitive or self.augment) or self.single_pair, "primitive and augment need single_pair"),
                 (not self.primitive_edges or self.primitive, "primitive_edges needs a primitive")]
+
+    @property
+    def class_input(self) -> bool:
+        """A pix2pix run whose generator is also told each image's class (from labels_csv)."""
+        return self.model == "pix2pix" and bool(self.labels_csv)
 
     @property
     def domain_list(self) -> list[str]:
@@ -366,6 +387,8 @@ class TrainConfig:
                           "tps_grid": self.tps_grid, "tps_strength": self.tps_strength} if self.single_pair else {}),
                       **({"rebalance": self.rebalance} if self.colorization_loss == "classification" else {}),
                       **({"lambda_ms": self.lambda_ms, "ms_pool": self.ms_pool} if self.nz else {}),
+                      **({"labels_csv": self.labels_csv, "label_dropout": self.label_dropout}
+                         if self.class_input else {}),
                       **({"labels_csv": self.labels_csv, "lambda_cls": self.lambda_cls, "lambda_rec": self.lambda_rec,
                           "lambda_gp": self.lambda_gp, "n_critic": self.n_critic} if self.model == "stargan" else {})})
 

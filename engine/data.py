@@ -307,13 +307,14 @@ class DerivedPairDataset(ImageFolderDataset):
     random transform; or (derive="drawn") a drawn-looking sketch of the transformed photo, new at
     every draw (engine.sketches: random detail, dropped strokes, stroke width, TPS warp; on aligned faces
     `sketch_outline` of them also get a drawn head outline, `sketch_features` drawn eyes, nose, mouth and
-    whiskers; `sketch_cartoon` of them are cartoons with an empty face instead)."""
+    whiskers; `sketch_cartoon` of them are cartoons with an empty face instead). With `class_of` ({file
+    name: class index}) a sample also has "label", -1 for photos it does not name."""
 
     def __init__(self, folder: str | Path, derive: str = "edges", preprocess: str = "resize_and_crop",
                  load_size: int = 286, crop_size: int = 256, no_flip: bool = False, input_nc: int = 3,
                  output_nc: int = 3, max_items: int | None = None, seed: int | None = None,
                  edge_cache_size: int = 2048, sketch_outline: float = 0.0, sketch_features: float = 0.0,
-                 sketch_cartoon: float = 0.0):
+                 sketch_cartoon: float = 0.0, class_of: dict[str, int] | None = None):
         super().__init__(preprocess=preprocess, load_size=load_size, crop_size=crop_size, no_flip=no_flip,
                          seed=seed)
         if derive not in DERIVATIONS:
@@ -328,6 +329,7 @@ class DerivedPairDataset(ImageFolderDataset):
         self.sketch_outline = sketch_outline
         self.sketch_features = sketch_features
         self.sketch_cartoon = sketch_cartoon
+        self.class_of = class_of
         self._edge_cache: OrderedDict[str, tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -346,8 +348,11 @@ class DerivedPairDataset(ImageFolderDataset):
         else:                        # derived at full size, then transformed with the photo
             derived = self._sketch(path, photo) if self.derive == "edges" else photo.convert("L")
             derived, photo = apply_transform(derived, params), apply_transform(photo, params)
-        return {"A": to_tensor(derived, self.input_nc), "B": to_tensor(photo, self.output_nc),
-                "A_path": str(path), "B_path": str(path)}
+        sample = {"A": to_tensor(derived, self.input_nc), "B": to_tensor(photo, self.output_nc),
+                  "A_path": str(path), "B_path": str(path)}
+        if self.class_of is not None:   # a class input: the photo's class index, -1 when it has none
+            sample["label"] = torch.tensor(self.class_of.get(path.name, -1))
+        return sample
 
     def _sketch(self, path: Path, photo: Image.Image) -> Image.Image:
         """The photo's sketch (mode L), from an LRU cache of bit-packed line masks."""

@@ -105,6 +105,15 @@ def find_domains(root: str | Path, phase: str = "train", labels_csv: str | None 
     return resolve_domains(labelled_images(folder, labels_csv), None, str(folder))
 
 
+def class_indices(root: str | Path, phase: str, labels_csv: str | Path | None, domains: list[str]) -> dict[str, int]:
+    """{image file name: index in `domains`} of a phase folder's labels CSV, e.g. a pix2pix class input's
+    coats; images with other labels are left out (they train with no class)."""
+    folder = phase_folder(root, phase)
+    items = labelled_images(folder, labels_csv)
+    index = {name: i for i, name in enumerate(resolve_domains(items, domains, str(folder)))}
+    return {path.name: index[label] for path, label in items if label in index}
+
+
 class DomainDataset(ImageFolderDataset):
     """{"A": image, "label": its domain index, "target": a random domain index, "A_path"}.
 

@@ -28,6 +28,7 @@ from .checkpoint import CONFIG_FILE
 from .color import rgb_to_lab
 from .config import ModelConfig
 from .data import find_images, resolve_phase_folder
+from .domain_data import class_indices
 from .images import ImageError, open_image
 
 PSNR_CAP = 100.0  # dB, reported for identical images
@@ -362,22 +363,32 @@ def _drawn(image: Image.Image, side: int, name: str) -> Image.Image:
     return random_drawing(np.asarray(small), random.Random(zlib.crc32(name.encode()))).convert("RGB")
 
 
-def _translate_pending(translator, sources: list[Image.Image], direction: str
+def _translate_pending(translator, sources: list[Image.Image], direction: str, classes: list[str | None] | None = None
                        ) -> tuple[list[Image.Image], np.ndarray | None]:
     """The translations of `sources` (all one size) and, for a colorizer, its a/b output before 8-bit
     rounding ((N, 2, H, W), ab / 110; the share is scale-free): the checkerboard of a nearly flat a/b output is otherwise
     dominated by the white rounding noise of the RGB image (docs/quality.md)."""
     if translator.config.task != "colorization":
-        return translator.translate(sources, direction=direction), None
+        return translator.translate(sources, direction=direction, domain=classes), None
     batch = torch.stack([translator.encode(source) for source in sources])
     ab = translator.translate_tensor(batch, direction=direction)
     preds = [translator.decode(output, source) for output, source in zip(ab, sources)]
     return preds, ab.double().numpy()
 
 
+def _classes_of(config, folder: Path, classes: bool) -> dict[str, str] | None:
+    """{file name: class name} of the evaluated folder for a class-input model asked to use them, else None."""
+    if not classes:
+        return None
+    if config.task != "pix2pix" or not config.domains:
+        raise ValueError("classes: only a pix2pix model with a class input takes each image's class")
+    indices = class_indices(folder, "", config.training.get("labels_csv"), list(config.domains))
+    return {name: config.domains[index] for name, index in indices.items()}
+
+
 def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val", *, direction: str | None = None,
                  max_items: int | None = None, size: int | None = 256, device: str = "auto",
-                 bins: int = DEFAULT_BINS, batch_size: int = 8, progress: bool = True) -> dict:
+                 bins: int = DEFAULT_BINS, batch_size: int = 8, progress: bool = True, classes: bool = False) -> dict:
     """Translate a held-out split and compare with its ground truth.
 
     Inputs and targets are resized to size x size (None: each image's own size, long side capped at
@@ -386,7 +397,8 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     a and b channels, their actual output, taken before 8-bit rounding).
     For a CycleGAN, `direction` (default the model's) also picks the generator: the model's own
     direction runs G_A, the other G_B; on unpaired {phase}A/ and {phase}B/ folders the CycleGAN is
-    scored by `evaluate_unpaired` instead. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b",
+    scored by `evaluate_unpaired` instead. `classes`: a model with a class input is told each image's class
+    (from the labels CSV it trained with, in the evaluated folder); without, it chooses itself. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b",
     "checkerboard", "n", "seconds", ...}; "seconds" times the translation and scoring, not the model loading.
     """
     from tqdm.auto import tqdm
@@ -413,18 +425,21 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     if config.task == "cycle_gan" and data_direction != config.direction:
         run_direction = "BtoA"
     translator._generator_name(run_direction)  # fail before reading data when G_B is missing
-    paths = find_images(_evaluation_folder(config, dataroot, phase))
+    folder = _evaluation_folder(config, dataroot, phase)
+    paths = find_images(folder)
+    class_of = _classes_of(config, folder, classes)
     total = len(paths) if max_items is None else min(len(paths), max_items)
 
     start = time.perf_counter()
     channels = "ab" if config.task == "colorization" else "luma"   # a colorizer's L is the photo's own
     l1s, psnrs, fake_shares, real_shares = [], [], [], []
     ours, truth = LabHistograms(bins), LabHistograms(bins)
-    pending: list[tuple[Image.Image, Image.Image]] = []
+    pending: list[tuple[Image.Image, Image.Image, str | None]] = []
 
     def flush():
-        preds, fake_ab = _translate_pending(translator, [source for source, _ in pending], run_direction)
-        for index, (pred, (_, target)) in enumerate(zip(preds, pending)):
+        preds, fake_ab = _translate_pending(translator, [source for source, _, _ in pending], run_direction,
+                                            [name for _, _, name in pending] if class_of is not None else None)
+        for index, (pred, (_, target, _)) in enumerate(zip(preds, pending)):
             l1s.append(l1(pred, target))
             psnrs.append(psnr(pred, target))
             ours.add(pred)
@@ -436,7 +451,7 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
         pending.clear()
 
     with tqdm(total=total, unit="img", desc="evaluate", disable=not progress) as bar:
-        for count, (_, source, target) in enumerate(ground_truth_pairs(config, paths, data_direction)):
+        for count, (path, source, target) in enumerate(ground_truth_pairs(config, paths, data_direction)):
             if max_items is not None and count >= max_items:
                 break
             if size is not None:
@@ -445,7 +460,7 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
             else:
                 target = target.resize(translator.working_size(*target.size), Image.Resampling.BICUBIC)
                 source = source.resize(target.size, Image.Resampling.BICUBIC)
-            pending.append((source, target))
+            pending.append((source, target, (class_of or {}).get(Path(path).name)))
             if len(pending) >= batch_size:
                 flush()
         if pending:
@@ -457,4 +472,5 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
             "hist_L": round(hist["L"], 4), "hist_a": round(hist["a"], 4), "hist_b": round(hist["b"], 4),
             "checkerboard": round(share_ratio(fake_shares, real_shares), 3),
             "n": len(l1s), "size": size, "phase": phase, "direction": data_direction,
+            **({"classes": "each image's own"} if class_of is not None else {}),
             "seconds": round(time.perf_counter() - start, 2)}

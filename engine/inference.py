@@ -4,7 +4,7 @@
     out = translator.translate("photo.jpg")                         # PIL RGB, same size as the input
     outs = translator.translate([a, b, c], size=256)                # list in, list out
     fake, rec = translator.cycle(photo)                             # CycleGAN: G_A(x), G_B(G_A(x))
-    ginger = translator.translate(cat, domain="ginger")             # StarGAN: G(x, c)
+    ginger = translator.translate(cat, domain="ginger")             # StarGAN, or a class input: G(x, c)
     coats = translator.recolor(cat, source="black")                 # StarGAN: every domain (+ round trips)
     answers = translator.samples(gray, count=4, seed=0)            # several answers: noise z, else dropout
     realness = translator.discriminator_map(x, fake)                # HxW in [0, 1] (with_discriminators)
@@ -136,23 +136,28 @@ class Translator:
 
     @property
     def domains(self) -> list[str]:
-        """A StarGAN model's domain labels, in its generator's order ([] for other models)."""
-        return list(self.config.domains) if self.config.task == "stargan" else []
+        """A StarGAN model's domain labels or a pix2pix model's classes, in its generator's order ([] for others)."""
+        return list(self.config.domains)
 
     def domain_labels(self, domain: str | Sequence[str] | None, count: int) -> torch.Tensor | None:
-        """(count,) domain indices for a StarGAN model (one name for all, or one per image); None for others."""
-        if self.config.task != "stargan":
+        """(count,) domain indices (one name for all, or one per image) for a StarGAN model or a pix2pix model
+        with a class input; None for other models, and for a class input given no class (its own choice)."""
+        if not self.domains:
             if domain is not None:
-                raise ValueError(f"domain is for stargan models; {self.config.name or 'this model'!r} is "
-                                 f"{self.config.task}")
+                raise ValueError(f"domain is for stargan models and models with a class input; "
+                                 f"{self.config.name or 'this model'!r} is {self.config.task} without classes")
+            return None
+        if domain is None and self.config.task != "stargan":
             return None
         names = [domain] * count if isinstance(domain, str) else list(domain or [])
-        if len(names) != count or not all(isinstance(n, str) for n in names):
-            raise ValueError(f"a stargan model needs a domain per image: one of {', '.join(self.domains)}")
-        unknown = sorted(set(names) - set(self.domains))
+        stargan = self.config.task == "stargan"
+        if len(names) != count or not all(isinstance(n, str) or (n is None and not stargan) for n in names):
+            raise ValueError(f"a {'stargan model needs a domain' if stargan else 'class input takes a class or None'} "
+                             f"per image: one of {', '.join(self.domains)}")
+        unknown = sorted({n for n in names if n is not None} - set(self.domains))
         if unknown:
             raise ValueError(f"unknown domain {unknown[0]!r}; this model knows {', '.join(self.domains)}")
-        return torch.tensor([self.domains.index(n) for n in names])
+        return torch.tensor([-1 if n is None else self.domains.index(n) for n in names])
 
     def _generator_name(self, direction: str) -> str:
         if direction not in ("AtoB", "BtoA"):
@@ -254,17 +259,19 @@ class Translator:
 
     def translate(self, images: ImageSource | Sequence[ImageSource], *, direction: str = "AtoB",
                   size: int | None = None, reference_mode: bool = False,
-                  domain: str | None = None) -> Image.Image | list[Image.Image]:
+                  domain: str | Sequence[str] | None = None) -> Image.Image | list[Image.Image]:
         """Translate one image (returns one RGB image) or a list (returns a list) at each input's size.
 
-        A StarGAN model translates into `domain` (one of `domains`). `reference_mode=True` runs as the reference implementation's test.py does: BatchNorm on batch
+        A StarGAN model translates into `domain` (one of `domains`), as does a model with a class input (which
+        picks a class itself without one); a list of names gives one per image. `reference_mode=True` runs as the reference implementation's test.py does: BatchNorm on batch
         statistics and dropout on (results then depend on the batch and vary run to run); the model's
         stored statistics are never changed.
         """
         single = not isinstance(images, (list, tuple))
         sources = [images] if single else list(images)
         self._generator_name(direction)
-        self.domain_labels(domain, 1)
+        per_image = domain is not None and not isinstance(domain, str)
+        self.domain_labels(domain, len(sources) if per_image else 1)
         originals = [open_image(source) for source in sources]
         groups: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(originals):
@@ -276,7 +283,7 @@ class Translator:
                 inputs = [self._resized(originals[i], working) for i in chunk]
                 batch = torch.stack([self.encode(image, direction) for image in inputs])
                 outputs = self.translate_tensor(batch, direction=direction, reference_mode=reference_mode,
-                                                domain=domain)
+                                                domain=[domain[i] for i in chunk] if per_image else domain)
                 for i, output in zip(chunk, outputs):
                     results[i] = self.decode(output, originals[i])
         return results[0] if single else results

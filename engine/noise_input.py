@@ -62,3 +62,22 @@ class NoiseInputGenerator(nn.Module):
         if z.shape != (x.shape[0], self.nz):
             raise ValueError(f"expected z of shape ({x.shape[0]}, {self.nz}), got {tuple(z.shape)}")
         return self.generator(torch.cat([x, broadcast_noise(z, x)], 1))
+
+
+class LabelInputGenerator(NoiseInputGenerator):
+    """A generator told a class, e.g. a cat's coat: forward(x, labels) with labels (N,) class indices,
+    fed as one-hot planes concatenated to the input like z. Index -1 (or no labels) is all-zero planes:
+    "no label", the model's own choice, which training teaches by dropping some labels."""
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return super().forward(x, label_planes(labels, self.nz, x.shape[0], x.device))
+
+
+def label_planes(labels: torch.Tensor | None, classes: int, count: int, device: torch.device) -> torch.Tensor:
+    """(count, classes) one-hot rows of class indices; -1 and None give zero rows."""
+    if labels is None:
+        return torch.zeros(count, classes, device=device)
+    labels = torch.as_tensor(labels, device=device).long().reshape(-1)
+    if labels.shape[0] != count or bool(((labels < -1) | (labels >= classes)).any()):
+        raise ValueError(f"expected {count} class indices in [-1, {classes - 1}], got {labels.tolist()}")
+    return F.one_hot(labels.clamp(min=0), classes).float() * (labels >= 0).float()[:, None]

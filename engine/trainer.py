@@ -30,7 +30,7 @@ from .checkpoint import (atomic_write, load_training_state, remove_stale_temps, 
                          save_training_state)
 from .config import TrainConfig
 from .data import build_dataset
-from .domain_data import DomainDataset, find_domains
+from .domain_data import DomainDataset, class_indices, find_domains
 from .device import describe_device, pick_device
 from .images import image_grid, to_pil
 from .recipes import Precision, build_recipe
@@ -179,7 +179,9 @@ class Trainer:
                                     preprocess=cfg.preprocess, load_size=cfg.load_size, crop_size=cfg.crop_size,
                                     no_flip=cfg.no_flip, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
                                     max_items=cfg.max_items, sketch_outline=cfg.sketch_outline,
-                                    sketch_features=cfg.sketch_features, sketch_cartoon=cfg.sketch_cartoon)
+                                    sketch_features=cfg.sketch_features, sketch_cartoon=cfg.sketch_cartoon,
+                                    **({"class_of": class_indices(cfg.dataroot, "train", cfg.labels_csv,
+                                                                  cfg.domain_list)} if cfg.class_input else {}))
         sampler = EpochSampler(len(dataset), cfg.seed, self.rank, self.world)
         workers = max(0, cfg.num_workers)
         loader = DataLoader(SeededItems(dataset), batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,
@@ -215,7 +217,7 @@ class Trainer:
             dist.destroy_process_group()
 
     def _train(self) -> Path:
-        if self.cfg.model == "stargan" and not self.cfg.domains:  # fixed now: the generator's label order
+        if (self.cfg.model == "stargan" or self.cfg.class_input) and not self.cfg.domains:  # the G's label order
             found = find_domains(self.cfg.dataroot, "train", self.cfg.labels_csv)
             self.cfg = dataclasses.replace(self.cfg, domains=",".join(found))
         cfg = self.cfg
