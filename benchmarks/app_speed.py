@@ -114,7 +114,7 @@ class RawClient:
             uploaded = self.http.post(f"{self.url}/gradio_api/upload", files={"files": (path.name, f)}).json()[0]
         file_data = {"path": uploaded, "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
         call = f"{self.url}/gradio_api/call/sketch"
-        event_id = self.http.post(call, json={"data": [file_data, ""]}).raise_for_status().json()["event_id"]
+        event_id = self.http.post(call, json={"data": [file_data, "", ""]}).raise_for_status().json()["event_id"]
         with self.http.stream("GET", f"{call}/{event_id}") as events:
             event = None
             for line in events.iter_lines():

@@ -85,7 +85,7 @@ class HttpApiClient:
         upload = self.http.post("gradio_api/upload", files={"files": (image.name, image.read_bytes(), "image/png")},
                                 timeout=limit)
         upload.raise_for_status()
-        body = {"data": [{"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}, ""],
+        body = {"data": [{"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}, "", ""],
                 "session_hash": self.session_hash}
         queued = self.http.post(f"gradio_api/call/{name}", json=body, timeout=limit)
         queued.raise_for_status()

@@ -98,7 +98,8 @@ def browser_model(entry: ModelEntry | None) -> dict | None:
     spec = {"name": entry.name, "url": f"i2i/models/{entry.name}/{about['sha256'][:16]}.onnx",
             "bytes": about["bytes"], "size": about["size"], "input_nc": about["input_nc"],
             "output_nc": about["output_nc"], "preprocess": preprocessing(entry.tab, about["input_kind"]),
-            "thin_drawings": bool(about.get("thin_drawings")), "session_config": about.get("session_config", {}),
+            "thin_drawings": bool(about.get("thin_drawings")), "classes": about.get("classes", []),
+            "session_config": about.get("session_config", {}),
             "runtime": f"i2i/ort/{ort_version()}/", "module": "i2i/in_browser.js"}
     if spec["preprocess"] == "labels":
         spec["palette"] = [list(rgb) for _, rgb in FACADE_CLASSES]

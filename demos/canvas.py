@@ -81,7 +81,7 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
                 canvas_label: str = "Drawing canvas", save_name: str = "photo.png",
                 elem_id: str | None = None, browser_model: dict | None = None) -> gr.HTML:
     """The canvas and its photo, sending drawings to the named endpoint `endpoint` (inputs: an image
-    file and a model name; output: an image) with model `model` at `size` x `size` pixels.
+    file, a model name and a class, "" for none; output: an image) with model `model` at `size` x `size` pixels.
 
     `palette` ((name, "#rrggbb") pairs) makes it a label-map painter: pure class colors, nearest-pixel
     scaling, no blank check; `paper` is what clear and the eraser paint, `ink` the first pen color
@@ -104,12 +104,12 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
         endpoint=endpoint, model=model or "", size=size or SIDE, mode="labels" if palette else "ink",
         paper=paper, ink=ink or (palette[0][1] if palette else "#111111"), pen_sizes=list(pen_sizes),
         eraser_sizes=list(eraser_sizes), default_size=default_size, blank_hint=blank_hint, save_name=save_name,
-        browser_model=browser_model or {},
+        browser_model=browser_model or {}, label="",
         initial=data_url(initial.convert("RGB").resize((SIDE, SIDE), Image.NEAREST if palette else Image.LANCZOS))
         if initial else "")
 
 
-def canvas_model(model: str | None, size: int | None, browser_model: dict | None = None) -> gr.HTML:
+def canvas_model(model: str | None, size: int | None, browser_model: dict | None = None, label: str = "") -> gr.HTML:
     """An update for a live canvas: draw for `model` at `size` pixels (the canvas sends its drawing again),
-    in the page when `browser_model` is given."""
-    return gr.HTML(model=model or "", size=size or SIDE, browser_model=browser_model or {})
+    in the page when `browser_model` is given, with class `label` for a model that takes one ("": none)."""
+    return gr.HTML(model=model or "", size=size or SIDE, browser_model=browser_model or {}, label=label)

@@ -19,6 +19,7 @@ from .render import network_size, save_png, snap_labels
 CANVAS = 512
 PEN = 8   # px on the 512 canvas: 2 px at the sketch models' 128, the middle of the widths they learned
 FIRST_EXAMPLE_SEED = 1   # the drawing the Sketch tab opens with (a cat face for a cat model)
+NO_CLASS = "the model's choice"   # the class picker's empty choice: no class input
 # Queued /sketch or /facade calls answered together ($I2I_MAX_BATCH). Default 1 (each call alone, photos exactly
 # as before). On the idle 2-core CPU, 30 HTTP-API clients got 21.1 calls/s with batches of 8 against 16.5 alone,
 # memory flat either way; a batched photo can differ from the lone one by one 8-bit level in a few pixels
@@ -63,64 +64,116 @@ def model_info(tab: str, model_name: str | None) -> str:
 
 
 def select_model(tab: str, model_name: str | None):
-    """UI: point the tab's canvas at another model (name and input size) and describe it."""
+    """UI: point the tab's canvas at another model (name and input size), describe it, and offer its classes."""
     try:
         entry = registry.get(tab, model_name or None)
     except LookupError:
-        return canvas_model(model_name, None), model_info(tab, None)
-    return canvas_model(entry.name, network_size(entry), browser_model(entry)), model_info(tab, entry.name)
+        return canvas_model(model_name, None), model_info(tab, None), class_picker_update([])
+    return (canvas_model(entry.name, network_size(entry), browser_model(entry)), model_info(tab, entry.name),
+            class_picker_update(model_classes(tab, entry.name)))
+
+
+def select_class(tab: str, model_name: str | None, label: str | None):
+    """UI: draw for another class of the same model (e.g. another coat)."""
+    try:
+        entry = registry.get(tab, model_name or None)
+    except LookupError:
+        return canvas_model(model_name, None)
+    return canvas_model(entry.name, network_size(entry), browser_model(entry), label=label or "")
+
+
+def _class_choices(classes: list[str]) -> list[tuple[str, str]]:
+    return [(NO_CLASS, "")] + [(name.replace("_", " "), name) for name in classes]
+
+
+def class_picker_update(classes: list[str]) -> gr.Radio:
+    """The class picker for a model's classes: shown (no class chosen) when it has some, hidden otherwise."""
+    return gr.Radio(_class_choices(classes), value="", visible=bool(classes))
+
+
+def _class_picker(tab: str, model_name: str | None) -> gr.Radio:
+    classes = model_classes(tab, model_name)
+    return gr.Radio(_class_choices(classes), value="", visible=bool(classes), label="Class",
+                    info="The model takes a class too: a cat model's coat. Its own choice, or pick one.",
+                    elem_id=f"{tab}-class")
+
+
+def model_classes(tab: str, model_name: str | None) -> list[str]:
+    """The classes a model takes beside its input (a pix2pix class input, e.g. a cat's coat); [] for most."""
+    try:
+        entry = registry.get(tab, model_name or None)
+    except LookupError:
+        return []
+    return registry.translator(entry).domains
+
+
+def _model_class(entry, label: str | None) -> str | None:
+    """A call's class: None for none, else one of the model's classes (a one-line gr.Error otherwise)."""
+    label = (label or "").strip()
+    if not label:
+        return None
+    classes = registry.translator(entry).domains
+    if label not in classes:
+        known = f"one of {', '.join(classes)}" if classes else "none: it takes no class"
+        raise user_error(f"model {entry.name!r} has no class {label!r} ({known})")
+    return label
 
 
 @guarded
-def sketch_input(drawing, model: str = ""):
-    """(model entry, RGB image) of a /sketch call, or a one-line gr.Error."""
+def sketch_input(drawing, model: str = "", label: str = ""):
+    """(model entry, RGB image, class or None) of a /sketch call, or a one-line gr.Error."""
     if not registry.models("sketch"):
         raise user_error("no sketch model is installed")
-    return registry.get("sketch", model or None), open_photo(drawing, what="drawing")
+    entry = registry.get("sketch", model or None)
+    return entry, open_photo(drawing, what="drawing"), _model_class(entry, label)
 
 
 @guarded
-def facade_input(labels, model: str = ""):
-    """(model entry, snapped label map) of a /facade call, or a one-line gr.Error."""
+def facade_input(labels, model: str = "", label: str = ""):
+    """(model entry, snapped label map, class or None) of a /facade call, or a one-line gr.Error."""
     if not registry.models("facade"):
         raise user_error("no facade model is installed")
-    return registry.get("facade", model or None), snap_labels(open_photo(labels, what="label map"))
+    entry = registry.get("facade", model or None)
+    return entry, snap_labels(open_photo(labels, what="label map")), _model_class(entry, label)
 
 
-def sketch_api(drawing, model: str = ""):
-    """API: a drawing (dark lines on light paper, any size) -> a photo of the same size (a PNG's path)."""
-    return sketch_batch([drawing], [model])[0][0]
+def sketch_api(drawing, model: str = "", label: str = ""):
+    """API: a drawing (dark lines on light paper, any size) -> a photo of the same size (a PNG's path).
+    `label`: a class for a model that takes one (the cat models' coat), empty for the model's own choice."""
+    return sketch_batch([drawing], [model], [label])[0][0]
 
 
-def facade_api(labels, model: str = ""):
+def facade_api(labels, model: str = "", label: str = ""):
     """API: a facade label map (CMP colors) -> a facade photo of the same size (a PNG's path)."""
-    return facade_batch([labels], [model])[0][0]
+    return facade_batch([labels], [model], [label])[0][0]
 
 
 @guarded
-def _translate_group(entry, images):
-    return registry.translator(entry).translate(images, size=network_size(entry))
+def _translate_group(entry, images, classes):
+    domain = classes if any(c is not None for c in classes) else None
+    return registry.translator(entry).translate(images, size=network_size(entry), domain=domain)
 
 
-def _batch(prepare, sources: list, models: list) -> list[list]:
+def _batch(prepare, sources: list, models: list, labels: list | None = None) -> list[list]:
     """Gradio's batch handler (batch=True): the photos (PNG paths) of up to BATCH queued calls, one forward
     pass of the same-size inputs per model. A call whose input fails gets its error when it is alone, and no photo
     (None) in a batch, so that one bad upload never fails the calls batched with it."""
     photos, errors, groups = [None] * len(sources), [], {}
-    for index, (source, model) in enumerate(zip(sources, models)):
+    labels = labels if labels is not None else [""] * len(sources)
+    for index, (source, model, label) in enumerate(zip(sources, models, labels)):
         try:
-            entry, image = prepare(source, model or "")
+            entry, image, chosen = prepare(source, model or "", label or "")
         except gr.Error as error:
             errors.append(error)
             continue
-        groups.setdefault(entry.name, (entry, []))[1].append((index, image))
+        groups.setdefault(entry.name, (entry, []))[1].append((index, image, chosen))
     for entry, items in groups.values():
         try:
-            results = _translate_group(entry, [image for _, image in items])
+            results = _translate_group(entry, [image for _, image, _ in items], [chosen for _, _, chosen in items])
         except gr.Error as error:
             errors.append(error)
             continue
-        for (index, _), photo in zip(items, results):   # PNGs written here, off Gradio's event loop
+        for (index, _, _), photo in zip(items, results):   # PNGs written here, off Gradio's event loop
             photos[index] = save_png(photo, "photo")
     if errors and all(photo is None for photo in photos):
         raise errors[0]
@@ -133,14 +186,14 @@ def _batch(prepare, sources: list, models: list) -> list[list]:
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketch")
 
 
-def sketch_batch(drawings: list, models: list) -> list[list]:
-    """/sketch for a batch of calls (drawings and model names, one per call)."""
-    return _WORKER.submit(_batch, sketch_input, drawings, models).result()
+def sketch_batch(drawings: list, models: list, labels: list | None = None) -> list[list]:
+    """/sketch for a batch of calls (drawings, model names and classes, one per call)."""
+    return _WORKER.submit(_batch, sketch_input, drawings, models, labels).result()
 
 
-def facade_batch(labels: list, models: list) -> list[list]:
-    """/facade for a batch of calls (label maps and model names, one per call)."""
-    return _WORKER.submit(_batch, facade_input, labels, models).result()
+def facade_batch(label_maps: list, models: list, labels: list | None = None) -> list[list]:
+    """/facade for a batch of calls (label maps, model names and classes, one per call)."""
+    return _WORKER.submit(_batch, facade_input, label_maps, models, labels).result()
 
 
 def random_sketch(model_name=None):
@@ -191,6 +244,7 @@ def build(demo: gr.Blocks) -> None:
                             pen_sizes=(4, PEN, 14), canvas_label="Sketch canvas: draw with the mouse, a pen or a finger",
                             save_name="sketch_photo.png", browser_model=sketch_browser)
                         model = _model_dropdown("sketch", "Model")
+                        model_class = _class_picker("sketch", sketch_model)
                         info = gr.Markdown(model_info("sketch", sketch_model), elem_id="sketch-info")
                     with gr.Column(scale=3, elem_classes="explain"):
                         gr.Markdown(EXPLANATION)
@@ -215,21 +269,26 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(visible=False):
             api_drawing = gr.File(label="drawing", file_count="single")
             api_model = gr.Textbox(value="", label="model")
+            api_label = gr.Textbox(value="", label="label")
             api_out = gr.Image(type="pil", format="png", label="photo")
             api_btn = gr.Button("sketch")
             api_labels = gr.File(label="labels", file_count="single")
             api_facade_model = gr.Textbox(value="", label="model")
+            api_facade_label = gr.Textbox(value="", label="label")
             api_facade_out = gr.Image(type="pil", format="png", label="photo")
             api_facade_btn = gr.Button("facade")
 
     private = dict(api_visibility="private", queue=False)
-    model.change(lambda name: select_model("sketch", name), model, [canvas, info], **private)
-    facade_model_picker.change(lambda name: select_model("facade", name), facade_model_picker,
+    model.change(lambda name: select_model("sketch", name), model, [canvas, info, model_class], **private)
+    model_class.change(lambda name, label: select_class("sketch", name, label), [model, model_class], canvas,
+                       **private)
+    facade_model_picker.change(lambda name: select_model("facade", name)[:2], facade_model_picker,
                                [facade_canvas, facade_info], **private)
     for trigger in (demo.load, tab.select):   # models trained meanwhile in the Train tab
         trigger(lambda current: picker("sketch", current), model, model, **private)
         trigger(lambda current: picker("facade", current), facade_model_picker, facade_model_picker, **private)
 
     batched = dict(batch=True, max_batch_size=BATCH, concurrency_limit=1, concurrency_id="inference")
-    api_btn.click(sketch_batch, [api_drawing, api_model], api_out, api_name="sketch", **batched)
-    api_facade_btn.click(facade_batch, [api_labels, api_facade_model], api_facade_out, api_name="facade", **batched)
+    api_btn.click(sketch_batch, [api_drawing, api_model, api_label], api_out, api_name="sketch", **batched)
+    api_facade_btn.click(facade_batch, [api_labels, api_facade_model, api_facade_label], api_facade_out,
+                         api_name="facade", **batched)

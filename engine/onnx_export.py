@@ -6,7 +6,9 @@
 
 The graph takes "input", NCHW float32 in the model's input space ([-1, 1]; colorizers: L / 50 - 1) and
 gives "output" in its output space ([-1, 1]; colorizers: ab / 110), always float32 at the edges. The
-batch dimension is dynamic; height and width are fixed unless `dynamic=True`. The model's settings a
+batch dimension is dynamic; height and width are fixed unless `dynamic=True`. A pix2pix model with a class
+input takes its one-hot class planes as further input channels (all zero: no class), after the image's;
+its metadata "classes" names them in order. The model's settings a
 browser needs are stored as metadata_props (`METADATA_KEYS`): strings as they are, numbers and booleans
 as JSON ("3", "true").
 
@@ -50,8 +52,9 @@ DTYPES = ("fp32", "fp16")
 PACKINGS = ("fp16", "int8")
 PACKED_MIN_ELEMENTS = 1024   # smaller weights (biases, norms) stay float32
 METADATA_KEYS = ("name", "task", "generator", "input_kind", "output_kind", "color_space", "input_nc",
-                 "output_nc", "thin_drawings", "size", "dynamic", "size_multiple", "min_side", "precision")
-_JSON_KEYS = frozenset({"input_nc", "output_nc", "thin_drawings", "size", "dynamic", "size_multiple", "min_side"})
+                 "output_nc", "thin_drawings", "size", "dynamic", "size_multiple", "min_side", "precision", "classes")
+_JSON_KEYS = frozenset({"input_nc", "output_nc", "thin_drawings", "size", "dynamic", "size_multiple", "min_side",
+                        "classes"})
 INSTALL_HINT = "pip install onnx onnxruntime"
 
 
@@ -106,7 +109,8 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, *, size: int | None
     name = generator or config.generator_names[0]
     if name not in nets:
         raise ValueError(f"{Path(model_dir).name} has no generator {name!r} (available: {', '.join(sorted(nets))})")
-    net = exportable(nets[name])
+    classes = class_names(config)
+    net = exportable(nets[name].generator if classes else nets[name])   # class planes: plain input channels
     size = size or config.crop_size
     multiple, min_side = size_multiple(net), min_input_side(net)
     if size % multiple or size < min_side:
@@ -115,9 +119,11 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, *, size: int | None
     direction = "BtoA" if name == "G_B" else "AtoB"
     with tempfile.TemporaryDirectory() as tmp:
         graph = Path(tmp) / "fp32.onnx"
-        _trace(net, config.output_nc if direction == "BtoA" else config.input_nc, size, graph, opset, dynamic)
+        _trace(net, (config.output_nc if direction == "BtoA" else config.input_nc) + len(classes), size, graph,
+               opset, dynamic)
         if quantization is not None:
-            images = _calibration_inputs(config, nets, calibration, size, direction)
+            images = [torch.cat([image, image.new_zeros(len(classes), *image.shape[1:])])
+                      for image in _calibration_inputs(config, nets, calibration, size, direction)]
             graph = _quantize_static(quantization, graph, Path(tmp) / "int8.onnx", images)
         model = onnx.load(str(graph))
     if float16 is not None:
@@ -218,6 +224,11 @@ def pack_weights(model, packing: str) -> None:
     graph.node.extend(nodes)
 
 
+def class_names(config: ModelConfig) -> list[str]:
+    """The classes of a pix2pix model's class input, in the order of its class planes ([] without one)."""
+    return list(config.domains) if config.task == "pix2pix" else []
+
+
 def model_metadata(config: ModelConfig, generator: str, *, size: int, dynamic: bool, precision: str,
                    multiple: int, min_side: int) -> dict:
     """What a browser needs to feed the exported generator and read its output, keyed as METADATA_KEYS."""
@@ -228,7 +239,8 @@ def model_metadata(config: ModelConfig, generator: str, *, size: int, dynamic: b
     return {"name": config.name, "task": config.task, "generator": generator, "input_kind": input_kind,
             "output_kind": output_kind, "color_space": config.color_space, "input_nc": input_nc,
             "output_nc": output_nc, "thin_drawings": config.thin_drawings, "size": size, "dynamic": dynamic,
-            "size_multiple": multiple, "min_side": min_side, "precision": precision}
+            "size_multiple": multiple, "min_side": min_side, "precision": precision,
+            "classes": class_names(config)}
 
 
 def read_metadata(path: str | Path) -> dict:

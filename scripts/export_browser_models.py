@@ -27,7 +27,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from engine.inference import Translator  # noqa: E402
-from engine.onnx_export import export_onnx  # noqa: E402
+from engine.noise_input import broadcast_noise, label_planes  # noqa: E402
+from engine.onnx_export import class_names, export_onnx  # noqa: E402
 from engine.zoo_base import sha256_file  # noqa: E402
 
 DEFAULT_MODELS = ("weights/sketch2catface", "weights/studio_facades")
@@ -60,15 +61,29 @@ def agreement_inputs(translator: Translator, size: int, labels: bool) -> torch.T
     return torch.stack([translator.encode(image) for image in images])
 
 
+def with_classes(translator: Translator, inputs: torch.Tensor) -> tuple[torch.Tensor, list | None]:
+    """A class-input model's feed: the inputs with class planes cycling through no class and each class,
+    and those classes by name (None: no class); other models' inputs as they are, and None."""
+    classes = class_names(translator.config)
+    if not classes:
+        return inputs, None
+    picked = [([None] + classes)[i % (len(classes) + 1)] for i in range(len(inputs))]
+    indices = torch.tensor([-1 if name is None else classes.index(name) for name in picked])
+    planes = broadcast_noise(label_planes(indices, len(classes), len(inputs), inputs.device), inputs)
+    return torch.cat([inputs, planes], 1), picked
+
+
 def agreement(onnx_path: Path, translator: Translator, inputs: torch.Tensor) -> dict:
-    """How far the ONNX file's outputs are from the torch generator's ([-1, 1] and 8-bit pixels)."""
+    """How far the ONNX file's outputs are from the torch generator's ([-1, 1] and 8-bit pixels); a
+    class-input model's inputs go through no class and each class in turn."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     for key, value in SESSION_CONFIG.items():
         options.add_session_config_entry(key, value)
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    exported = session.run(None, {"input": inputs.numpy()})[0]
-    reference = translator.translate_tensor(inputs).numpy()
+    feed, picked = with_classes(translator, inputs)
+    exported = session.run(None, {"input": feed.numpy()})[0]
+    reference = translator.translate_tensor(inputs, domain=picked).numpy()
     difference = np.abs(exported - reference)
     levels = np.abs(np.round((exported + 1) * 127.5) - np.round((reference + 1) * 127.5))
     return {"images": len(inputs), "max_abs_diff": round(float(difference.max()), 5),
@@ -88,6 +103,7 @@ def export_for_browser(model_dir: Path, packing: str = PACKINGS[0]) -> dict:
         "precision": f"fp32, {packing} weights" + (" (one scale per output channel)" if packing == "int8" else ""),
         "session_config": SESSION_CONFIG, "size": size, "input_nc": config.input_nc,
         "output_nc": config.output_nc, "input_kind": config.input_kind, "thin_drawings": config.thin_drawings,
+        "classes": class_names(config),
         "agreement": agreement(onnx_path, translator, agreement_inputs(
             translator, size, takes_label_maps(model_dir, config.input_kind))),
     }

@@ -307,9 +307,10 @@ def test_canvas_follows_the_model_picker(server):
     from demos.models import registry
 
     entry = registry.get("facade", None)
-    update, info = sketch.select_model("facade", entry.name)
+    update, info, classes = sketch.select_model("facade", entry.name)
     assert (update.props["model"], update.props["size"]) == (entry.name, 128) and "facades_tiny" in info
-    update, info = sketch.select_model("sketch", "no_such_model")
+    assert classes.visible is False   # a model without a class input hides the class picker
+    update, info, classes = sketch.select_model("sketch", "no_such_model")
     assert update.props["model"] == "no_such_model" and "sketch_tiny" in info
 
 

@@ -48,13 +48,19 @@ def test_class_input_options_are_checked():
     assert not TrainConfig(model="pix2pix", derive="drawn", max_steps=1).class_input
 
 
-def test_class_input_trains_translates_and_evaluates(datasets_dir, tmp_path):
+@pytest.fixture(scope="module")
+def coat_model(datasets_dir, tmp_path_factory):
+    """(trainer, model dir) of a tiny sketch -> cat face model with the coat as a class input."""
     cfg = TrainConfig(dataroot=str(datasets_dir / "catfaces" / "train"), derive="drawn", labels_csv="coats.csv",
                       netG="unet_6", ngf=8, ndf=8, load_size=72, crop_size=64, upsample="nearest", max_items=8,
                       max_steps=2, save_every=2, sample_every=2, log_every=1, num_workers=0,
-                      checkpoints_dir=str(tmp_path), name="run", seed=1)
+                      checkpoints_dir=str(tmp_path_factory.mktemp("coats")), name="run", seed=1)
     trainer = Trainer(cfg, progress=False)
-    model_dir = trainer.run()
+    return trainer, trainer.run()
+
+
+def test_class_input_trains_translates_and_evaluates(coat_model, datasets_dir, tmp_path):
+    trainer, model_dir = coat_model
     config = json.loads((model_dir / "config.json").read_text())
     assert config["domains"] == COATS and config["training"]["label_dropout"] == 0.2
     assert trainer.recipe.nets["D"].model[0].in_channels == 3 + len(COATS) + 3   # D(x, c, y)
@@ -81,3 +87,21 @@ def test_class_input_trains_translates_and_evaluates(datasets_dir, tmp_path):
         evaluate_dir(plain_dir, datasets_dir / "catfaces", max_items=1, size=64, progress=False, classes=True)
     with pytest.raises(ValueError, match="without classes"):
         Translator.from_dir(plain_dir, device="cpu").translate(drawing, domain="ginger")
+
+
+def test_onnx_export_takes_the_class_planes_as_input_channels(coat_model, tmp_path):
+    import onnxruntime as ort
+
+    from engine.onnx_export import export_onnx, read_metadata
+    _, model_dir = coat_model
+    path = export_onnx(model_dir, tmp_path / "coats.onnx")
+    assert read_metadata(path)["classes"] == COATS
+    translator = Translator.from_dir(model_dir, device="cpu")
+    image = translator.encode(_drawing())[None]
+    planes = torch.zeros(1, len(COATS), 64, 64)
+    planes[:, COATS.index("ginger")] = 1
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ginger, none = (session.run(None, {"input": torch.cat([image, p], 1).numpy()})[0]
+                    for p in (planes, torch.zeros_like(planes)))
+    assert np.abs(ginger - translator.translate_tensor(image, domain="ginger").numpy()).max() < 1e-4
+    assert np.abs(none - translator.translate_tensor(image).numpy()).max() < 1e-4

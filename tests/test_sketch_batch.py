@@ -144,9 +144,9 @@ def test_calls_run_on_one_thread_whichever_thread_takes_them(server, monkeypatch
 
     seen, original = [], sketch.sketch_input
 
-    def recording(source, model=""):
+    def recording(source, model="", label=""):
         seen.append(threading.get_ident())
-        return original(source, model)
+        return original(source, model, label)
 
     monkeypatch.setattr(sketch, "sketch_input", recording)
     path = drawing(server["tmp"], 3, (128, 128))

@@ -2,7 +2,8 @@
 // by the vendored onnxruntime-web (WebAssembly, one thread, main thread), with the server's own
 // preprocessing, so a stroke's photo needs no request. demos/browser_models.py serves the files and
 // describes the model (`spec`: url, size, input_nc, output_nc, preprocess, thin_drawings, palette,
-// session_config, runtime).
+// classes, session_config, runtime). A model with classes (a pix2pix class input, e.g. a cat's coat)
+// takes one more input plane per class after the image's: 1 everywhere for the chosen class, else 0.
 //
 // Preprocessing replicates the server's exactly on the same small canvas the server would receive:
 // drawings as engine.edges.normalize_drawing (ink = 255 - darkest channel, inverted when the median is
@@ -39,7 +40,7 @@ async function runtime(spec) {
   return runtimes.get(base);
 }
 
-/** A runner for `spec` (loaded once per model URL): { photo(canvas) -> PNG data URL, spec }. */
+/** A runner for `spec` (loaded once per model URL): { photo(canvas, className) -> PNG data URL, spec }. */
 export function loadModel(spec) {
   if (!models.has(spec.url)) {
     const loading = (async () => {
@@ -51,7 +52,7 @@ export function loadModel(spec) {
       }
       const session = await ort.InferenceSession.create(new URL(spec.url, appRoot()).href, {
         executionProviders: ["wasm"], graphOptimizationLevel: "all", extra });
-      return { spec, photo: (canvas) => photo(ort, session, spec, canvas) };
+      return { spec, photo: (canvas, className) => photo(ort, session, spec, canvas, className) };
     })();
     loading.catch(() => models.delete(spec.url));   // a later call may try again
     models.set(spec.url, loading);
@@ -59,13 +60,20 @@ export function loadModel(spec) {
   return models.get(spec.url);
 }
 
-async function photo(ort, session, spec, canvas) {
+async function photo(ort, session, spec, canvas, className = "") {
   const side = spec.size;
   const pixels = canvas.getContext("2d").getImageData(0, 0, side, side).data;
   const rgb = spec.preprocess === "labels" ? snapLabels(pixels, spec.palette)
             : spec.preprocess === "drawing" ? grayToRgb(normalizeDrawing(pixels, side, side, spec.thin_drawings))
             : dropAlpha(pixels);
-  const input = new ort.Tensor("float32", toTensor(rgb, spec.input_nc), [1, spec.input_nc, side, side]);
+  const classes = spec.classes || [];
+  const image = toTensor(rgb, spec.input_nc);
+  const data = new Float32Array(image.length + classes.length * side * side);   // zeros: no class
+  data.set(image);
+  const chosen = classes.indexOf(className);
+  if (chosen >= 0) data.fill(1, image.length + chosen * side * side, image.length + (chosen + 1) * side * side);
+  const channels = spec.input_nc + classes.length;
+  const input = new ort.Tensor("float32", data, [1, channels, side, side]);
   const { output } = await session.run({ input });
   return toDataUrl(output.data, spec.output_nc, side);
 }
