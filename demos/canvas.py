@@ -104,12 +104,13 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
         endpoint=endpoint, model=model or "", size=size or SIDE, mode="labels" if palette else "ink",
         paper=paper, ink=ink or (palette[0][1] if palette else "#111111"), pen_sizes=list(pen_sizes),
         eraser_sizes=list(eraser_sizes), default_size=default_size, blank_hint=blank_hint, save_name=save_name,
-        browser_model=browser_model or {}, label="",
+        browser_model=browser_model or {}, model_class="",
         initial=data_url(initial.convert("RGB").resize((SIDE, SIDE), Image.NEAREST if palette else Image.LANCZOS))
         if initial else "")
 
 
-def canvas_model(model: str | None, size: int | None, browser_model: dict | None = None, label: str = "") -> gr.HTML:
+def canvas_model(model: str | None, size: int | None, browser_model: dict | None = None,
+                 model_class: str = "") -> gr.HTML:
     """An update for a live canvas: draw for `model` at `size` pixels (the canvas sends its drawing again),
-    in the page when `browser_model` is given, with class `label` for a model that takes one ("": none)."""
-    return gr.HTML(model=model or "", size=size or SIDE, browser_model=browser_model or {}, label=label)
+    in the page when `browser_model` is given, with class `model_class` for a model that takes one ("": none)."""
+    return gr.HTML(model=model or "", size=size or SIDE, browser_model=browser_model or {}, model_class=model_class)

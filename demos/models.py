@@ -81,6 +81,8 @@ class ModelEntry:
             bits.append("domains " + ", ".join(self.info["domains"]))
         elif self.task != "cycle_gan" and self.info:
             bits.append(f"D {self.discriminator}")
+            if self.info.get("domains"):   # a class input
+                bits.append("classes " + ", ".join(self.info["domains"]))
         training = self.info.get("training") or {}
         if training.get("steps"):
             bits.append(f"{training['steps']} steps")

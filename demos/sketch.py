@@ -79,7 +79,7 @@ def select_class(tab: str, model_name: str | None, label: str | None):
         entry = registry.get(tab, model_name or None)
     except LookupError:
         return canvas_model(model_name, None)
-    return canvas_model(entry.name, network_size(entry), browser_model(entry), label=label or "")
+    return canvas_model(entry.name, network_size(entry), browser_model(entry), model_class=label or "")
 
 
 def _class_choices(classes: list[str]) -> list[tuple[str, str]]:

@@ -117,6 +117,21 @@ def noise_sheet(model_dir: str, out_name: str, count: int = 6, answers: int = 4)
          out_name)
 
 
+def class_sheet(model_dir: str, out_name: str, count: int | None = None, side: int = 160) -> None:
+    """Our drawings through a sketch model with a class input (e.g. a coat): its answer with no class (the
+    model's own choice) and one per class, a row per drawing, at `side` pixels."""
+    translator = model(model_dir)
+    classes = [None, *translator.domains]
+    if len(classes) < 2:
+        raise SystemExit(f"{model_dir} has no class input")
+    rows = []
+    for drawing in our_drawings(count):
+        outputs = translator.translate([drawing] * len(classes), size=translator.config.crop_size, domain=classes)
+        rows.append([image.resize((side, side), Image.Resampling.LANCZOS) for image in [drawing, *outputs]])
+    labels = ["drawing (ours)", "no class"] + [name.replace("_", " ") for name in classes[1:]]
+    save(image_grid(rows, labels=labels), out_name)
+
+
 def facade_sheet() -> None:
     """Our own procedural label maps -> facade photos."""
     translator = model("studio_facades")
@@ -167,7 +182,12 @@ def main() -> None:
     parser.add_argument("--compare", nargs="+", metavar="DIR", help="only a comparison sheet of these sketch models")
     parser.add_argument("--noise_samples", metavar="DIR",
                         help="only a sheet of a noise-input sketch model: z = 0 and random z per drawing")
+    parser.add_argument("--classes", metavar="DIR",
+                        help="only a sheet of a class-input sketch model: no class and each class per drawing")
     args = parser.parse_args()
+    if args.classes:
+        class_sheet(args.classes, args.out_name or f"{Path(args.classes).name}_classes")
+        return
     if args.noise_samples:
         noise_sheet(args.noise_samples, args.out_name or "ablation_noise")
         return

@@ -71,6 +71,26 @@ def make_tiny_stargan(root: Path, name: str = "coat_tiny") -> Path:
     return root / name
 
 
+def make_tiny_class_sketch_model(root: Path, name: str = "sketch_tiny_coats") -> Path:
+    """Write a tiny randomly initialized sketch model with a class input (the four coats) to `root/name`,
+    with larger-than-usual weights so that every coat gives a different photo. Returns its directory."""
+    import torch
+    from torch import nn
+
+    from engine import ModelConfig, save_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="pix2pix", netG="unet_128", ngf=4, input_kind="edges", domains=COATS, crop_size=128,
+                      load_size=142, upsample="nearest", thin_drawings=False, name=name,
+                      description="tiny random sketch -> cat face model with a coat input, for tests")
+    G = cfg.build_generator()
+    for m in G.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.2)
+    save_model(root / name, cfg, {"G": G})
+    return root / name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

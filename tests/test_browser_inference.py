@@ -10,6 +10,7 @@ browser.json).
 """
 import gzip
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_harness import app_process, launch_chromium, make_tiny_models, require_chromium
+from app_harness import app_process, launch_chromium, make_tiny_class_sketch_model, make_tiny_models, require_chromium
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,8 @@ def weights(tmp_path_factory) -> Path:
     from scripts.export_browser_models import export_for_browser
 
     root = make_tiny_models(tmp_path_factory.mktemp("browser_inference") / "weights")
-    for name in ("sketch_tiny", "facade_tiny"):
+    make_tiny_class_sketch_model(root)
+    for name in ("sketch_tiny", "facade_tiny", "sketch_tiny_coats"):
         export_for_browser(root / name, packing="fp16")
     return root
 
@@ -181,6 +183,34 @@ def test_a_drawing_becomes_a_photo_in_the_page_without_the_server(browser, app_u
     assert difference.mean() < 0.5 and np.percentile(difference, 99) < 3, (difference.mean(), difference.max())
     page.context.close()
     server_page.context.close()
+
+
+def test_a_coat_picked_for_a_class_model_is_painted_in_the_page_as_on_the_server(browser, app_url):
+    """The Class picker appears for a model with a class input; the page feeds the picked coat's one-hot
+    planes to the model itself, and paints what the server paints for that coat."""
+    photos = {}
+    for mode, query in (("browser", ""), ("server", "?inference=server")):
+        page, requests = open_page(browser, app_url + query)
+        assert not page.locator("#sketch-class").is_visible()
+        page.locator("#sketch-model input").click()
+        page.get_by_role("option", name=re.compile("sketch tiny coats")).click()
+        page.wait_for_function("() => document.querySelector('#sketch-info').innerText.includes('sketch_tiny_coats')")
+        wait_inference(page, mode)
+        page.locator("#sketch-class").get_by_label("the model's choice").wait_for()
+        draw_fresh(page)
+        own_choice = photo_pixels(page, "sketch-canvas")
+        calls_before = len(server_calls(requests))
+        version = int(canvas_state(page, "sketch-canvas")["version"])
+        page.locator("#sketch-class").get_by_label("ginger").check()
+        page.wait_for_function("([v]) => Number(document.querySelector('#sketch-canvas .lc').dataset.version) > v",
+                               arg=[version])
+        assert wait_settled(page, "sketch-canvas")["where"] == mode
+        assert (len(server_calls(requests)) == calls_before) == (mode == "browser")
+        photos[mode] = photo_pixels(page, "sketch-canvas")
+        assert np.abs(photos[mode] - own_choice).mean() > 5, "the photo did not change with the coat"
+        page.context.close()
+    difference = np.abs(photos["browser"] - photos["server"])
+    assert difference.mean() < 0.5 and np.percentile(difference, 99) < 3, (difference.mean(), difference.max())
 
 
 def test_a_facade_label_map_is_painted_in_the_page_as_on_the_server(browser, app_url):

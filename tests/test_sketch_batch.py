@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_harness import make_tiny_models, running_app
+from app_harness import make_tiny_class_sketch_model, make_tiny_models, running_app
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sketch_batch")
     weights = make_tiny_models(tmp / "weights")
+    make_tiny_class_sketch_model(weights)
     from demos import sketch
 
     batch = sketch.BATCH
@@ -49,6 +50,27 @@ def test_a_batch_answers_every_call_with_its_own_photo(server):
     assert [Image.open(p).size for p in photos] == sizes
     alone = Image.open(sketch.sketch_api(paths[0]))
     assert np.array_equal(np.asarray(alone), np.asarray(Image.open(photos[0])))   # batching changes nothing
+
+
+def test_a_class_input_model_paints_the_class_each_call_asks_for(server):
+    """A sketch model with a class input (a coat): each call of a batch gets its own class, "" the model's
+    own choice; the picker offers the classes; a class the model lacks is a one-line error."""
+    from demos import sketch
+
+    path = drawing(server["tmp"], 5, (128, 128))
+    [photos] = sketch.sketch_batch([path] * 3, ["sketch_tiny_coats"] * 3, ["ginger", "", "white"])
+    ginger, none, white = (np.asarray(Image.open(p), float) for p in photos)
+    assert np.abs(ginger - none).max() > 0 and np.abs(ginger - white).max() > 0
+    alone = np.asarray(Image.open(sketch.sketch_api(path, "sketch_tiny_coats", "ginger")), float)
+    assert np.abs(alone - ginger).mean() < np.abs(white - ginger).mean() / 20   # batch arithmetic aside, the same
+    _, _, picker = sketch.select_model("sketch", "sketch_tiny_coats")
+    assert picker.visible is True and [value for _, value in picker.choices] == ["", *sketch.model_classes(
+        "sketch", "sketch_tiny_coats")] and picker.value == ""
+    assert sketch.select_class("sketch", "sketch_tiny_coats", "white").props["model_class"] == "white"
+    with pytest.raises(gradio.Error, match="has no class 'tortoiseshell' \\(one of black, ginger"):
+        sketch.sketch_api(path, "sketch_tiny_coats", "tortoiseshell")
+    with pytest.raises(gradio.Error, match="it takes no class"):
+        sketch.sketch_api(path, "sketch_tiny", "ginger")
 
 
 def test_a_bad_call_fails_alone_and_spoils_no_batch(server):

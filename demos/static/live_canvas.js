@@ -232,7 +232,7 @@ async function render(version) {
   if (props.mode === "ink" && isBlank(small)) return null;
   const runner = localRunner();
   if (runner) {
-    const url = await runner.photo(small, props.label || "");
+    const url = await runner.photo(small, props.model_class || "");
     root.dataset.where = "browser";
     return url;
   }
@@ -242,7 +242,7 @@ async function render(version) {
   const api = uploaded.url.slice(0, uploaded.url.indexOf("/gradio_api/")) + "/gradio_api/call/" + props.endpoint;
   const file = { path: uploaded.path, orig_name: "drawing.png", meta: { _type: "gradio.FileData" } };
   const joined = await fetch(api, { method: "POST", headers: { "Content-Type": "application/json" },
-                                    body: JSON.stringify({ data: [file, props.model || "", props.label || ""] }) });
+                                    body: JSON.stringify({ data: [file, props.model || "", props.model_class || ""] }) });
   if (!joined.ok) throw new Error(`the server refused the drawing (HTTP ${joined.status})`);
   const { event_id } = await joined.json();
   const [result] = await resultOf(`${api}/${event_id}`);
@@ -387,7 +387,7 @@ new IntersectionObserver((entries) => {
   schedule();
 }).observe(canvas);
 
-watch(["model", "size", "browser_model", "label"], () => changed());
+watch(["model", "size", "browser_model", "model_class"], () => changed());
 
 (async () => {
   fillPaper();
