@@ -79,7 +79,7 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
                 pen_sizes: Sequence[int] = (4, 8, 14), eraser_sizes: Sequence[int] = (12, 24, 48),
                 default_size: int = 1, blank_hint: str = "Draw something on the canvas.",
                 canvas_label: str = "Drawing canvas", save_name: str = "photo.png",
-                elem_id: str | None = None, browser_model: dict | None = None) -> gr.HTML:
+                elem_id: str | None = None, browser_model: dict | None = None, model_class: str = "") -> gr.HTML:
     """The canvas and its photo, sending drawings to the named endpoint `endpoint` (inputs: an image
     file, a model name and a class, "" for none; output: an image) with model `model` at `size` x `size` pixels.
 
@@ -87,7 +87,8 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
     scaling, no blank check; `paper` is what clear and the eraser paint, `ink` the first pen color
     (default: near-black, or the palette's first color). `example(model)` gives the
     random example button's drawing. `browser_model` (`demos.browser_models.browser_model`) lets the
-    page run the model itself. Update the model with `canvas_model(name, size, browser_model)`.
+    page run the model itself; `model_class` is the class sent with each drawing to a model that takes one.
+    Update the model with `canvas_model(name, size, browser_model, model_class)`.
     """
     if len(pen_sizes) != len(SIZE_NAMES) or len(eraser_sizes) != len(SIZE_NAMES):
         raise ValueError(f"pen_sizes and eraser_sizes need {len(SIZE_NAMES)} widths each")
@@ -104,7 +105,7 @@ def live_canvas(endpoint: str, *, model: str | None, size: int | None, initial: 
         endpoint=endpoint, model=model or "", size=size or SIDE, mode="labels" if palette else "ink",
         paper=paper, ink=ink or (palette[0][1] if palette else "#111111"), pen_sizes=list(pen_sizes),
         eraser_sizes=list(eraser_sizes), default_size=default_size, blank_hint=blank_hint, save_name=save_name,
-        browser_model=browser_model or {}, model_class="",
+        browser_model=browser_model or {}, model_class=model_class,
         initial=data_url(initial.convert("RGB").resize((SIDE, SIDE), Image.NEAREST if palette else Image.LANCZOS))
         if initial else "")
 

@@ -20,6 +20,9 @@ CANVAS = 512
 PEN = 8   # px on the 512 canvas: 2 px at the sketch models' 128, the middle of the widths they learned
 FIRST_EXAMPLE_SEED = 1   # the drawing the Sketch tab opens with (a cat face for a cat model)
 NO_CLASS = "the model's choice"   # the class picker's empty choice: no class input
+# The class a model with a class input opens with, when it has it: the cat models' black coat reads as a cat
+# face on all 20 of our drawings, the model's own choice on about half (docs/quality.md). "" opens with none.
+OPENING_CLASS = "black"
 # Queued /sketch or /facade calls answered together ($I2I_MAX_BATCH). Default 1 (each call alone, photos exactly
 # as before). On the idle 2-core CPU, 30 HTTP-API clients got 21.1 calls/s with batches of 8 against 16.5 alone,
 # memory flat either way; a batched photo can differ from the lone one by one 8-bit level in a few pixels
@@ -69,8 +72,9 @@ def select_model(tab: str, model_name: str | None):
         entry = registry.get(tab, model_name or None)
     except LookupError:
         return canvas_model(model_name, None), model_info(tab, None), class_picker_update([])
-    return (canvas_model(entry.name, network_size(entry), browser_model(entry)), model_info(tab, entry.name),
-            class_picker_update(model_classes(tab, entry.name)))
+    classes = model_classes(tab, entry.name)
+    return (canvas_model(entry.name, network_size(entry), browser_model(entry), model_class=opening_class(classes)),
+            model_info(tab, entry.name), class_picker_update(classes))
 
 
 def select_class(tab: str, model_name: str | None, label: str | None):
@@ -86,15 +90,21 @@ def _class_choices(classes: list[str]) -> list[tuple[str, str]]:
     return [(NO_CLASS, "")] + [(name.replace("_", " "), name) for name in classes]
 
 
+def opening_class(classes: list[str]) -> str:
+    """The class a model opens with: OPENING_CLASS when it has it, else none ("")."""
+    return OPENING_CLASS if OPENING_CLASS in classes else ""
+
+
 def class_picker_update(classes: list[str]) -> gr.Radio:
-    """The class picker for a model's classes: shown (no class chosen) when it has some, hidden otherwise."""
-    return gr.Radio(_class_choices(classes), value="", visible=bool(classes))
+    """The class picker for a model's classes: shown (at its opening class) when it has some, hidden otherwise."""
+    return gr.Radio(_class_choices(classes), value=opening_class(classes), visible=bool(classes))
 
 
 def _class_picker(tab: str, model_name: str | None) -> gr.Radio:
     classes = model_classes(tab, model_name)
-    return gr.Radio(_class_choices(classes), value="", visible=bool(classes), label="Class",
-                    info="The model takes a class too: a cat model's coat. Its own choice, or pick one.",
+    return gr.Radio(_class_choices(classes), value=opening_class(classes), visible=bool(classes), label="Class",
+                    info="This model also takes a class: for a cat model, the coat to paint "
+                         "(\"the model's choice\": it picks one from the drawing).",
                     elem_id=f"{tab}-class")
 
 
@@ -242,7 +252,8 @@ def build(demo: gr.Blocks) -> None:
                             "sketch", model=sketch_model, size=sketch_size, elem_id="sketch-canvas",
                             initial=example_sketch(sketch_model, FIRST_EXAMPLE_SEED), example=random_sketch,
                             pen_sizes=(4, PEN, 14), canvas_label="Sketch canvas: draw with the mouse, a pen or a finger",
-                            save_name="sketch_photo.png", browser_model=sketch_browser)
+                            save_name="sketch_photo.png", browser_model=sketch_browser,
+                            model_class=opening_class(model_classes("sketch", sketch_model)))
                         model = _model_dropdown("sketch", "Model")
                         model_class = _class_picker("sketch", sketch_model)
                         info = gr.Markdown(model_info("sketch", sketch_model), elem_id="sketch-info")

@@ -182,9 +182,11 @@ def cmd_evaluate(args, parser) -> int:
     if args.write_card:
         from .checkpoint import CARD_FILE
         card = Path(args.model_dir) / CARD_FILE
-        line = (f"\nEvaluation on `{args.dataroot}` ({args.phase}, {describe_metrics(metrics)}) "
+        classes = " --classes" if args.classes else ""
+        told = ", each image's own class" if args.classes else ""
+        line = (f"\nEvaluation on `{args.dataroot}` ({args.phase}{told}, {describe_metrics(metrics)}) "
                 f"(`python -m engine evaluate --model_dir {args.model_dir} --dataroot {args.dataroot} "
-                f"--phase {args.phase}`).\n")
+                f"--phase {args.phase}{classes}`).\n")
         card.write_text((card.read_text() if card.is_file() else "") + line)
     return 0
 

@@ -7,7 +7,7 @@
 #   THREADS=2 bash scripts/train_embedded.sh sketch2catface
 #   DEVICE=cuda FULL=1 bash scripts/train_embedded.sh sketch2catface   full-size version on a GPU
 #
-# MODEL: sketch2catface sketch2catface_reflect studio_facades colorize (the five colorizers) colorize_classification colorize_samples
+# MODEL: sketch2catface sketch2catface_coats studio_facades colorize (the five colorizers) colorize_classification colorize_samples
 #        catcoats studio_monet2photo studio_horse2zebra
 # CPU recipes are sized for this project's 2-core machine (each model card gives the measured time);
 # FULL=1 switches to the papers' sizes (256 px, ngf 64, the reference's epoch schedule).
@@ -68,10 +68,13 @@ sketch2catface() {
   sketch_cat sketch2catface "Drawing -> cat-face photo (drawn-style sketches of catfaces/train: random detail, stroke width, dropped strokes, TPS warps, half of them with a drawn head outline)."
 }
 
-# the same with reflect padding in the U-Net: a second cat model (black-and-white, white and grey coats)
-sketch2catface_reflect() {
-  sketch_cat sketch2catface_reflect "Drawing -> cat-face photo, reflect padding in the U-Net (drawn-style sketches of catfaces/train, half of them with a drawn head outline): mostly black-and-white, white and grey coats." \
-      --unet_padding reflect
+# the same told each photo's coat (catfaces' coats.csv) as a class input, with reflect padding in the U-Net:
+# the Sketch tab's coat picker; evaluated with no coat (its own choice) and with each val photo's own coat
+sketch2catface_coats() {
+  sketch_cat sketch2catface_coats "Drawing + coat -> cat-face photo: the coat (black, ginger, grey tabby, white, or none: the model's choice) is a class input, reflect padding in the U-Net (drawn-style sketches of catfaces/train, half of them with a drawn head outline)." \
+      --unet_padding reflect --labels_csv coats.csv
+  $PY -m engine evaluate --model_dir weights/sketch2catface_coats --dataroot "$DATA/catfaces" --phase val --classes \
+      --write_card --size "$($PY -c "import json; print(json.load(open('weights/sketch2catface_coats/config.json'))['crop_size'])")"
 }
 
 studio_facades() {
@@ -162,13 +165,13 @@ studio_horse2zebra() {
 }
 
 MODELS=("$@")
-[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface sketch2catface_reflect studio_facades colorize colorize_classification colorize_samples
+[ ${#MODELS[@]} -eq 0 ] && MODELS=(sketch2catface sketch2catface_coats studio_facades colorize colorize_classification colorize_samples
                                    catcoats studio_monet2photo studio_horse2zebra)
 for model in "${MODELS[@]}"; do
   case "$model" in
-    sketch2catface|sketch2catface_reflect|studio_facades|colorize|colorize_classification|colorize_samples|catcoats|\
+    sketch2catface|sketch2catface_coats|studio_facades|colorize|colorize_classification|colorize_samples|catcoats|\
     studio_monet2photo|studio_horse2zebra) "$model" ;;
-    *) echo "unknown model $model (known: sketch2catface sketch2catface_reflect studio_facades colorize colorize_classification" \
+    *) echo "unknown model $model (known: sketch2catface sketch2catface_coats studio_facades colorize colorize_classification" \
             "colorize_samples catcoats studio_monet2photo studio_horse2zebra)" >&2
        exit 2 ;;
   esac

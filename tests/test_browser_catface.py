@@ -1,6 +1,7 @@
 """The real app with the embedded models: a cat face drawn stroke by stroke with the mouse on the Sketch
 canvas, in Debian's headless Chromium, comes back as a cat-face photo from the default model, with
-photos arriving while the pen is down; the second cat model, picked in the Model menu, redraws it in the page.
+photos arriving while the pen is down; it paints the coat picked in the Class picker, which a model
+without a class input hides.
 
 Unlike tests/test_browser.py (tiny models), this runs `python app.py` on weights/ as a user gets it.
 """
@@ -13,7 +14,7 @@ import pytest
 from app_harness import app_process, launch_chromium, require_chromium
 
 TIMEOUT_MS = 120_000   # generous: the machine may be busy training
-DEFAULT_SKETCH_MODEL = "sketch2catface"
+DEFAULT_SKETCH_MODEL = "sketch2catface_coats"
 
 require_chromium()
 
@@ -95,17 +96,29 @@ def test_a_drawn_cat_face_becomes_a_cat_face_photo(page):
     assert ring < face.mean() + 10, f"drawn eye lines came out light ({ring:.0f} vs face {face.mean():.0f})"
 
 
-def test_the_second_cat_model_in_the_model_menu_paints_the_same_drawing(page):
-    """Picking sketch2catface_reflect redraws the drawing on the canvas with it, in the page."""
+def test_the_coat_picked_is_the_coat_painted_and_a_model_without_coats_hides_the_picker(page):
+    """The default model opens with its Class picker at the black coat; the white coat for the same drawing,
+    made in the page, comes back as a clearly lighter cat face. Picking sketch2catface (no class input) in
+    the Model menu hides the picker."""
     wait_settled(page, "sketch-canvas")
-    before = photo_pixels(page, "sketch-canvas")
-    page.locator("#sketch-model input").click()
-    page.get_by_role("option", name=re.compile("black-and-white")).click()
-    page.wait_for_function("() => document.querySelector('#sketch-info').innerText.includes('sketch2catface_reflect')")
+    picker = page.locator("#sketch-class")
+    assert picker.is_visible() and picker.get_by_label("black").is_checked()
     page.wait_for_function("() => document.querySelector('#sketch-canvas .lc-where').innerText"
                            " === 'running in your browser'")
     wait_settled(page, "sketch-canvas")
-    after = photo_pixels(page, "sketch-canvas")
-    assert after.shape == before.shape
-    assert np.abs(after - before).mean() > 10, "the photo did not change with the model"
-    _assert_face_unlike_background(after)
+    faces = {"black": _assert_face_unlike_background(photo_pixels(page, "sketch-canvas"))}
+    version = int(page.locator("#sketch-canvas .lc").get_attribute("data-version"))
+    picker.get_by_label("white").check()
+    page.wait_for_function("([v]) => Number(document.querySelector('#sketch-canvas .lc').dataset.version) > v",
+                           arg=[version])
+    assert wait_settled(page, "sketch-canvas")["where"] == "browser"
+    faces["white"] = _assert_face_unlike_background(photo_pixels(page, "sketch-canvas"))
+    assert faces["white"].mean() > faces["black"].mean() + 30, faces
+
+    page.locator("#sketch-model input").click()
+    page.get_by_role("option", name=re.compile(r"^Sketch → cat face \(pix2pix")).click()
+    page.wait_for_function("() => document.querySelector('#sketch-info').innerText.includes('(`sketch2catface`)')"
+                           " || document.querySelector('#sketch-info').innerText.includes('(sketch2catface)')")
+    picker.wait_for(state="hidden")
+    wait_settled(page, "sketch-canvas")
+    _assert_face_unlike_background(photo_pixels(page, "sketch-canvas"))
