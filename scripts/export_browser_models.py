@@ -31,7 +31,7 @@ from engine.noise_input import broadcast_noise, label_planes  # noqa: E402
 from engine.onnx_export import class_names, export_onnx  # noqa: E402
 from engine.zoo_base import sha256_file  # noqa: E402
 
-DEFAULT_MODELS = ("weights/sketch2catface", "weights/studio_facades")
+DEFAULT_MODELS = ("weights/sketch2catface_coats", "weights/sketch2catface", "weights/studio_facades")
 DRAWINGS = REPO / "tests" / "data" / "catface_drawings"
 FACADE_SEEDS = range(20)
 PACKINGS = ("int8", "fp16")
