@@ -109,12 +109,13 @@ def _class_picker(tab: str, model_name: str | None) -> gr.Radio:
 
 
 def model_classes(tab: str, model_name: str | None) -> list[str]:
-    """The classes a model takes beside its input (a pix2pix class input, e.g. a cat's coat); [] for most."""
+    """The classes a model takes beside its input (a pix2pix class input, e.g. a cat's coat); [] for most.
+    Read from its config, so the page can offer them before the model is loaded."""
     try:
         entry = registry.get(tab, model_name or None)
     except LookupError:
         return []
-    return registry.translator(entry).domains
+    return list(entry.info.get("domains") or []) if entry.task == "pix2pix" else []
 
 
 def _model_class(entry, label: str | None) -> str | None:

@@ -50,45 +50,38 @@ def make_tiny_models(root: Path) -> Path:
 COATS = ["black", "ginger", "grey_tabby", "white"]
 
 
-def make_tiny_stargan(root: Path, name: str = "coat_tiny") -> Path:
-    """Write a tiny randomly initialized StarGAN (the four coats, 32 px crops, no discriminator) to
-    `root/name`, with larger-than-usual weights so that every coat gives a different, non-flat image.
-    Returns its model directory."""
+def _save_random_generator(root: Path, **config) -> Path:
+    """Save a ModelConfig(**config)'s generator alone, seeded, with larger-than-usual conv weights (so that
+    every class gives a different, non-flat image), to root/NAME. Returns the model directory."""
     import torch
     from torch import nn
 
     from engine import ModelConfig, save_model
 
     torch.manual_seed(0)
-    cfg = ModelConfig(task="stargan", netG="resnet_2blocks", ngf=4, norm="instance", use_dropout=False,
-                      upsample="nearest", domains=COATS, crop_size=32, load_size=36, name=name,
-                      description="tiny random StarGAN for tests")
+    cfg = ModelConfig(**config)
     G = cfg.build_generator()
     for m in G.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.normal_(m.weight, 0.0, 0.2)
-    save_model(root / name, cfg, {"G": G})
-    return root / name
+    save_model(root / cfg.name, cfg, {"G": G})
+    return root / cfg.name
+
+
+def make_tiny_stargan(root: Path, name: str = "coat_tiny") -> Path:
+    """Write a tiny randomly initialized StarGAN (the four coats, 32 px crops, no discriminator) to
+    `root/name`. Returns its model directory."""
+    return _save_random_generator(root, task="stargan", netG="resnet_2blocks", ngf=4, norm="instance",
+                                  use_dropout=False, upsample="nearest", domains=COATS, crop_size=32, load_size=36,
+                                  name=name, description="tiny random StarGAN for tests")
 
 
 def make_tiny_class_sketch_model(root: Path, name: str = "sketch_tiny_coats") -> Path:
-    """Write a tiny randomly initialized sketch model with a class input (the four coats) to `root/name`,
-    with larger-than-usual weights so that every coat gives a different photo. Returns its directory."""
-    import torch
-    from torch import nn
-
-    from engine import ModelConfig, save_model
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(task="pix2pix", netG="unet_128", ngf=4, input_kind="edges", domains=COATS, crop_size=128,
-                      load_size=142, upsample="nearest", thin_drawings=False, name=name,
-                      description="tiny random sketch -> cat face model with a coat input, for tests")
-    G = cfg.build_generator()
-    for m in G.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.normal_(m.weight, 0.0, 0.2)
-    save_model(root / name, cfg, {"G": G})
-    return root / name
+    """Write a tiny randomly initialized sketch model with a class input (the four coats) to `root/name`.
+    Returns its model directory."""
+    return _save_random_generator(root, task="pix2pix", netG="unet_128", ngf=4, input_kind="edges", domains=COATS,
+                                  crop_size=128, load_size=142, upsample="nearest", thin_drawings=False, name=name,
+                                  description="tiny random sketch -> cat face model with a coat input, for tests")
 
 
 def free_port() -> int:

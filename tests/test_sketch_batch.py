@@ -65,7 +65,7 @@ def test_a_class_input_model_paints_the_class_each_call_asks_for(server):
     assert np.abs(alone - ginger).mean() < np.abs(white - ginger).mean() / 20   # batch arithmetic aside, the same
     _, _, picker = sketch.select_model("sketch", "sketch_tiny_coats")
     assert picker.visible is True and [value for _, value in picker.choices] == ["", *sketch.model_classes(
-        "sketch", "sketch_tiny_coats")] and picker.value == ""
+        "sketch", "sketch_tiny_coats")] and picker.value == sketch.OPENING_CLASS == "black"
     assert sketch.select_class("sketch", "sketch_tiny_coats", "white").props["model_class"] == "white"
     with pytest.raises(gradio.Error, match="has no class 'tortoiseshell' \\(one of black, ginger"):
         sketch.sketch_api(path, "sketch_tiny_coats", "tortoiseshell")
