@@ -382,7 +382,7 @@ def _classes_of(config, folder: Path, classes: bool) -> dict[str, str] | None:
         return None
     if config.task != "pix2pix" or not config.domains:
         raise ValueError("classes: only a pix2pix model with a class input takes each image's class")
-    indices = class_indices(folder, "", config.training.get("labels_csv"), list(config.domains))
+    indices = class_indices(folder, "", config.training.get("labels_csv"), list(config.domains))   # "": folder itself
     return {name: config.domains[index] for name, index in indices.items()}
 
 
@@ -397,9 +397,10 @@ def evaluate_dir(model_dir: str | Path, dataroot: str | Path, phase: str = "val"
     a and b channels, their actual output, taken before 8-bit rounding).
     For a CycleGAN, `direction` (default the model's) also picks the generator: the model's own
     direction runs G_A, the other G_B; on unpaired {phase}A/ and {phase}B/ folders the CycleGAN is
-    scored by `evaluate_unpaired` instead. `classes`: a model with a class input is told each image's class
-    (from the labels CSV it trained with, in the evaluated folder); without, it chooses itself. Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b",
-    "checkerboard", "n", "seconds", ...}; "seconds" times the translation and scoring, not the model loading.
+    scored by `evaluate_unpaired` instead. `classes`: a model with a class input is told each image's
+    class (from the labels CSV it trained with, in the evaluated folder); without, it chooses itself.
+    Returns {"l1", "psnr", "hist_L", "hist_a", "hist_b", "checkerboard", "n", "seconds", ...};
+    "seconds" times the translation and scoring, not the model loading.
     """
     from tqdm.auto import tqdm
 
