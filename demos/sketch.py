@@ -52,6 +52,10 @@ so the lines you draw stay exactly where you put them.
 
 *Try:* draw a closed shape, then add a line inside it: the whole photo changes, because each output
 pixel depends on a large part of the drawing.
+
+*Coat:* a drawing says nothing about the cat's colour, so a model alone must guess, or paint the muddy
+average of every coat. The default cat model also takes the coat as an input (the **Class** picker):
+the same drawing becomes a black, ginger, grey tabby or white cat.
 """
 
 FACADE_EXPLANATION = """
