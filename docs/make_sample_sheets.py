@@ -2,6 +2,7 @@
 public-domain photos only (scikit-image's bundled images); never from the research datasets.
 
     python docs/make_sample_sheets.py [--only sketch facade colorize style] [--sketch_model DIR]
+    python docs/make_sample_sheets.py --classes weights/sketch2catface_coats --out_name sketch2catface_coats
 
 Each sheet is made by the public engine API (`Translator`) from the model directories in weights/.
 """
